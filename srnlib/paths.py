@@ -1,0 +1,47 @@
+"""Where things live: the repo root is found from the package, never from the current directory.
+
+``SRN_HOME`` overrides the root (useful when ``srnlib`` is installed without the repo next to it).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    if os.environ.get("SRN_HOME"):
+        return Path(os.environ["SRN_HOME"]).resolve()
+    package_parent = Path(__file__).resolve().parent.parent
+    if (package_parent / "pyproject.toml").exists():
+        return package_parent
+    return Path.cwd().resolve()
+
+
+def _folder(name: str) -> Path:
+    path = repo_root() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def figures_dir() -> Path:
+    """PNG figures the notebooks write, named after the paper's figure or table."""
+    return _folder("figures")
+
+
+def results_dir() -> Path:
+    """``<notebook>.<profile>.json`` metrics and the runner's summaries."""
+    return _folder("results")
+
+
+def checkpoints_dir() -> Path:
+    """Trained models (git-ignored)."""
+    return _folder("checkpoints")
+
+
+def data_dir() -> Path:
+    """Generated dataset caches (git-ignored)."""
+    return _folder("data")
+
+
+def notebooks_dir() -> Path:
+    return repo_root() / "notebooks"

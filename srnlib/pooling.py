@@ -1,0 +1,105 @@
+"""Permutation-invariant pooling of sets: FSPool and the set encoder built on it (the paper's ``H_agg``).
+
+FSPool (featurewise sort pooling, Zhang et al. 2020) sorts every feature across the elements of a set, then takes
+a weighted sum along the sorted axis. The weight of the element at relative rank ``t`` in [0, 1] comes from a
+learned piecewise-linear function with ``n_pieces`` pieces, so one set of parameters serves every set size.
+
+Shapes: a set is ``(batch, n, channels)``; an optional ``mask`` of shape ``(batch, n)`` (``True`` = real element)
+marks padding, which never changes the result.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._checks import check_set
+
+
+class FSPool(nn.Module):
+    """Featurewise sort pooling: ``(batch, n, channels) -> (batch, channels)``, invariant to the order of elements."""
+
+    def __init__(self, channels: int, n_pieces: int = 20):
+        super().__init__()
+        if not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"channels must be a positive int, got {channels!r}")
+        if not isinstance(n_pieces, int) or n_pieces < 1:
+            raise ValueError(f"n_pieces must be a positive int, got {n_pieces!r}")
+        self.channels = channels
+        self.n_pieces = n_pieces
+        # weight[c, k]: value of channel c's weighting function at relative rank k / n_pieces.
+        self.weight = nn.Parameter(torch.randn(channels, n_pieces + 1) / n_pieces**0.5)
+
+    def rank_weights(self, sizes: torch.Tensor, n: int) -> torch.Tensor:
+        """Weights for sorted positions: ``sizes`` (batch,) -> (batch, n, channels); zero past each set's size."""
+        position = torch.arange(n, device=sizes.device, dtype=self.weight.dtype)  # (n,)
+        denominator = (sizes.to(self.weight.dtype) - 1).clamp(min=1).unsqueeze(1)  # (batch, 1)
+        relative_rank = (position.unsqueeze(0) / denominator).clamp(max=1.0)  # (batch, n) in [0, 1]
+        index = relative_rank * self.n_pieces
+        left = index.floor().long().clamp(max=self.n_pieces)
+        right = (left + 1).clamp(max=self.n_pieces)
+        fraction = (index - left.to(index.dtype)).unsqueeze(-1)  # (batch, n, 1)
+        weight = self.weight.t()  # (n_pieces + 1, channels)
+        interpolated = (1 - fraction) * weight[left] + fraction * weight[right]  # (batch, n, channels)
+        valid = position.unsqueeze(0) < sizes.unsqueeze(1)  # (batch, n)
+        return interpolated * valid.unsqueeze(-1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, n, channels); mask: (batch, n) bool or None -> (batch, channels)."""
+        check_set(x, "x", channels=self.channels)
+        batch, n, _ = x.shape
+        if mask is None:
+            sizes = torch.full((batch,), n, device=x.device)
+        else:
+            mask = _check_mask(mask, x)
+            sizes = mask.sum(dim=1)
+            # Padding sorts to the end; its weight is zero, so its value never matters.
+            x = x.masked_fill(~mask.unsqueeze(-1), torch.finfo(x.dtype).min)
+        sorted_x, _ = x.sort(dim=1, descending=True)
+        weights = self.rank_weights(sizes, n)
+        if mask is not None:
+            sorted_x = sorted_x.masked_fill(weights == 0, 0.0)
+        return (sorted_x * weights).sum(dim=1)
+
+
+class SetEncoder(nn.Module):
+    """The paper's ``H_agg``: a per-element MLP followed by FSPool, ``(batch, n, in_dim) -> (batch, out_dim)``.
+
+    Following the authors' code, the per-element activations are divided by the set size before pooling, so the
+    scale of the embedding does not grow with ``n``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 512, layers: int = 3, n_pieces: int = 20):
+        super().__init__()
+        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("hidden", hidden), ("layers", layers)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.in_dim, self.out_dim = in_dim, out_dim
+        widths = [in_dim] + [hidden] * (layers - 1) + [out_dim]
+        blocks: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            blocks.append(nn.Linear(a, b))
+            if i < len(widths) - 2:
+                blocks.append(nn.ReLU())
+        self.element_mlp = nn.Sequential(*blocks)
+        self.pool = FSPool(out_dim, n_pieces)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (batch, n, in_dim); mask: (batch, n) bool or None -> (batch, out_dim)."""
+        check_set(x, "x", channels=self.in_dim)
+        features = self.element_mlp(x)
+        if mask is None:
+            features = features / x.shape[1]
+        else:
+            features = features / _check_mask(mask, x).sum(dim=1).view(-1, 1, 1)
+        return self.pool(features, mask)
+
+
+def _check_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    if not torch.is_tensor(mask) or mask.dtype != torch.bool:
+        raise TypeError(f"mask must be a bool tensor of shape (batch, n), got {type(mask).__name__}"
+                        f"{'' if not torch.is_tensor(mask) else ' of dtype ' + str(mask.dtype)}")
+    if mask.shape != x.shape[:2]:
+        raise ValueError(f"mask must have shape (batch, n) = {tuple(x.shape[:2])}, got {tuple(mask.shape)}")
+    if not bool(mask.any(dim=1).all()):
+        raise ValueError("mask marks an empty set (a row with no True element); every set needs one element")
+    return mask

@@ -1,0 +1,65 @@
+"""Every experiment's settings at every profile, in one place.
+
+Profiles:
+    smoke  seconds: CI and nbval; only checks that the pipeline runs and the numbers are finite.
+    quick  minutes on 2 CPU cores; still shows the paper's effect.
+    paper  the paper's (or the authors' code's) sizes and epochs; meant for a GPU.
+
+``get(experiment, profile)`` returns a copy of one experiment's settings (a dict that also allows attribute
+access, ``cfg.epochs``). ``profile=None`` reads the ``SRN_PROFILE`` environment variable, default ``quick``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+PROFILES = ("smoke", "quick", "paper")
+DEFAULT_PROFILE = "quick"
+
+SETTINGS: dict[str, dict[str, dict]] = {
+    # Notebook 00: Theorem 1 on sets of two points in the plane, rendered to a "blurry image" vector.
+    "responsibility": {
+        "smoke": dict(train_sets=512, epochs=2, batch_size=64, lr=1e-3, hidden=64, embed_dim=32,
+                      encoder_hidden=32, inner_steps=4, inner_lr=1.0, inner_momentum=0.5,
+                      rotation_angles=37, validation_pairs=4),
+        "quick": dict(train_sets=10_000, epochs=12, batch_size=128, lr=1e-3, hidden=256, embed_dim=64,
+                      encoder_hidden=64, inner_steps=10, inner_lr=1.0, inner_momentum=0.5,
+                      rotation_angles=721, validation_pairs=32),
+        "paper": dict(train_sets=100_000, epochs=40, batch_size=128, lr=1e-3, hidden=512, embed_dim=100,
+                      encoder_hidden=128, inner_steps=10, inner_lr=1.0, inner_momentum=0.5,
+                      rotation_angles=3601, validation_pairs=256),
+    },
+}
+
+
+class Settings(dict):
+    """A dict of settings that also reads as attributes: ``cfg["epochs"] == cfg.epochs``."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no setting {name!r}; settings are {sorted(self)}") from None
+
+
+def resolve(profile: str | None = None) -> str:
+    """The profile name to use: ``profile``, else ``$SRN_PROFILE``, else ``quick``; unknown names raise."""
+    name = profile if profile is not None else os.environ.get("SRN_PROFILE") or DEFAULT_PROFILE
+    if not isinstance(name, str) or name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid profiles are {', '.join(PROFILES)}")
+    return name
+
+
+def get(experiment: str, profile: str | None = None) -> Settings:
+    """Settings of ``experiment`` at ``profile`` (see ``resolve``), as a fresh copy with ``profile`` included."""
+    if experiment not in SETTINGS:
+        raise ValueError(f"unknown experiment {experiment!r}; valid experiments are {', '.join(sorted(SETTINGS))}")
+    name = resolve(profile)
+    return Settings(SETTINGS[experiment][name], profile=name)
+
+
+def settings_hash(settings: dict) -> str:
+    """A short stable hash of a settings dict (keys sorted), used to key checkpoints and caches."""
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]

@@ -1,0 +1,173 @@
+"""The one training loop every experiment uses.
+
+``fit`` trains a model for a number of epochs with explicit seeds, shows progress with ``tqdm.auto``, writes a
+checkpoint after every epoch atomically (temporary file, then rename) and, when called again with the same
+checkpoint path, resumes after the last finished epoch. A finished checkpoint means "load, don't train", which is
+how notebooks get their cached models. Resuming gives the same weights as an uninterrupted run: each epoch's
+shuffle order is seeded by ``(seed, epoch)`` and the torch RNG state is saved with the weights.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from ._checks import check_positive
+from .paths import checkpoints_dir
+from .profiles import settings_hash
+
+CHECKPOINT_FORMAT = 1
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (for model initialisation and dropout)."""
+    check_positive(seed, "seed", integer=True, allow_zero=True)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when present, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cosine_lr(optimizer: torch.optim.Optimizer, epochs: int) -> Callable[[torch.nn.Module, int], None]:
+    """An ``on_epoch_start`` hook that anneals every group's learning rate from its initial value to 0 (cosine).
+
+    The rate is a function of the epoch alone, so a resumed run follows the same schedule.
+    """
+    initial = [group.get("initial_lr", group["lr"]) for group in optimizer.param_groups]
+    for group, lr in zip(optimizer.param_groups, initial):
+        group["initial_lr"] = lr
+
+    def hook(model: torch.nn.Module, epoch: int) -> None:
+        for group, lr in zip(optimizer.param_groups, initial):
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+
+    return hook
+
+
+def checkpoint_path(experiment: str, profile: str, seed: int, settings: dict, name: str = "model") -> Path:
+    """``checkpoints/<experiment>/<name>.<profile>.seed<seed>.<settings hash>.pt``."""
+    folder = checkpoints_dir() / experiment
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.{profile}.seed{seed}.{settings_hash(dict(settings))}.pt"
+
+
+def save_atomic(state: dict, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict | None:
+    """Load a checkpoint with ``weights_only=True``; a missing one gives None, a corrupt one is set aside."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("not a srnlib checkpoint")
+        return state
+    except Exception as error:  # unreadable, truncated or foreign: never use it, keep it for inspection
+        aside = path.with_name(path.name + ".corrupt")
+        os.replace(path, aside)
+        warnings.warn(f"checkpoint {path} is unreadable ({error}); moved to {aside.name} and training from scratch")
+        return None
+
+
+def to_device(batch, device: torch.device):
+    """Move a tensor, or a tuple/list/dict of tensors, to ``device``."""
+    if torch.is_tensor(batch):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(item, device) for item in batch)
+    if isinstance(batch, dict):
+        return {key: to_device(value, device) for key, value in batch.items()}
+    return batch
+
+
+def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Dataset,
+        step: Callable[[torch.nn.Module, object], torch.Tensor | dict], *, epochs: int, batch_size: int,
+        seed: int = 0, device: str | torch.device | None = None, checkpoint: str | os.PathLike | None = None,
+        evaluate: Callable[[torch.nn.Module], dict] | None = None,
+        on_epoch_start: Callable[[torch.nn.Module, int], None] | None = None,
+        retrain: bool = False, desc: str = "train") -> list[dict]:
+    """Train ``model`` (in place) for ``epochs`` epochs and return the metrics history (one dict per epoch).
+
+    Args:
+        step: ``step(model, batch) -> loss`` (a scalar tensor) or a dict of scalar tensors with a ``"loss"`` key;
+            the other entries are averaged over the epoch into the history.
+        checkpoint: where to save after every epoch and resume from; a finished checkpoint is loaded, not retrained.
+        evaluate: ``evaluate(model) -> dict of floats``, run in ``eval()`` mode after every epoch.
+        on_epoch_start: ``hook(model, epoch)``, e.g. to raise the number of inner steps mid-training.
+        retrain: ignore an existing checkpoint and train from scratch.
+    """
+    check_positive(epochs, "epochs", integer=True)
+    check_positive(batch_size, "batch_size", integer=True)
+    if len(train_data) == 0:
+        raise ValueError("train_data is empty")
+    device = default_device(device)
+    model.to(device)
+    history: list[dict] = []
+    first_epoch = 0
+    state = None if (checkpoint is None or retrain) else load_checkpoint(checkpoint)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        history, first_epoch = list(state["history"]), int(state["epoch"])
+    if first_epoch >= epochs:
+        model.eval()
+        return history
+
+    bar = tqdm(range(first_epoch, epochs), desc=desc, initial=first_epoch, total=epochs, unit="epoch")
+    for epoch in bar:
+        started = time.perf_counter()
+        if on_epoch_start is not None:
+            on_epoch_start(model, epoch)
+        order = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, generator=order)
+        model.train()
+        sums: dict[str, float] = {}
+        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", leave=False):
+            out = step(model, to_device(batch, device))
+            metrics = out if isinstance(out, dict) else {"loss": out}
+            loss = metrics["loss"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss is {loss.item()} at epoch {epoch + 1}; lower the learning rate")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for key, value in metrics.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
+        record = {"epoch": epoch + 1, **{f"train_{k}": v / len(loader) for k, v in sums.items()}}
+        if evaluate is not None:
+            model.eval()
+            with torch.no_grad():
+                record.update({key: float(value) for key, value in evaluate(model).items()})
+        record["seconds"] = time.perf_counter() - started
+        history.append(record)
+        bar.set_postfix(loss=f"{record['train_loss']:.4g}")
+        if checkpoint is not None:
+            save_atomic({"format": CHECKPOINT_FORMAT, "epoch": epoch + 1, "epochs": epochs,
+                         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "torch_rng": torch.get_rng_state(), "history": history}, checkpoint)
+    model.eval()
+    return history

@@ -1,0 +1,38 @@
+"""Conventions every committed notebook follows (design.md §9); nbval runs them separately."""
+import ast
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from srnlib import notebook_hygiene
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_responsibility_problem.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_without_outputs(path):
+    assert not notebook_hygiene.has_outputs(nbformat.read(path, as_version=4)), "run `make clean-outputs`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_one_parameters_cell_of_literals_with_profile_and_seed(path):
+    notebook = nbformat.read(path, as_version=4)
+    tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    assigned = {}
+    for statement in ast.parse(tagged[0].source).body:
+        assert isinstance(statement, ast.Assign), f"only assignments of literals: {ast.unparse(statement)}"
+        assigned[statement.targets[0].id] = ast.literal_eval(statement.value)
+    assert assigned["profile"] is None and isinstance(assigned["seed"], int)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_writes_its_results_json_and_has_no_absolute_paths(path):
+    source = "".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+    assert "write_results(" in source and f'"{path.stem}"' in source
+    assert "/work/" not in source and "/home/" not in source and ":\\" not in source

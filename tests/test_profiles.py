@@ -1,0 +1,46 @@
+import pytest
+
+from srnlib import profiles
+
+
+def test_every_experiment_has_every_profile_with_the_same_keys():
+    for experiment, by_profile in profiles.SETTINGS.items():
+        assert set(by_profile) == set(profiles.PROFILES), experiment
+        keys = {name: set(settings) for name, settings in by_profile.items()}
+        assert len({frozenset(k) for k in keys.values()}) == 1, f"{experiment}: {keys}"
+
+
+def test_unknown_profile_is_a_clear_error_listing_the_valid_ones():
+    with pytest.raises(ValueError, match="smoke, quick, paper"):
+        profiles.get("responsibility", "fast")
+
+
+def test_unknown_experiment_is_a_clear_error():
+    with pytest.raises(ValueError, match="responsibility"):
+        profiles.get("no-such-experiment", "smoke")
+
+
+def test_profile_none_reads_the_environment_then_defaults_to_quick(monkeypatch):
+    monkeypatch.setenv("SRN_PROFILE", "smoke")
+    assert profiles.get("responsibility").profile == "smoke"
+    monkeypatch.delenv("SRN_PROFILE")
+    assert profiles.resolve() == "quick"
+    monkeypatch.setenv("SRN_PROFILE", "huge")
+    with pytest.raises(ValueError, match="huge"):
+        profiles.resolve()
+
+
+def test_settings_are_copies_with_attribute_access():
+    cfg = profiles.get("responsibility", "smoke")
+    assert cfg.epochs == cfg["epochs"]
+    cfg["epochs"] = 10**6
+    assert profiles.get("responsibility", "smoke").epochs != 10**6
+    with pytest.raises(AttributeError, match="no setting"):
+        cfg.no_such_setting
+
+
+def test_settings_hash_is_stable_and_sensitive():
+    cfg = profiles.get("responsibility", "smoke")
+    assert profiles.settings_hash(cfg) == profiles.settings_hash(dict(reversed(list(cfg.items()))))
+    changed = dict(cfg, epochs=cfg.epochs + 1)
+    assert profiles.settings_hash(changed) != profiles.settings_hash(cfg)

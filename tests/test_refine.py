@@ -1,0 +1,130 @@
+import pytest
+import torch
+from torch import nn
+
+from srnlib import SetEncoder, SetRefiner
+
+
+class LinearSumEncoder(nn.Module):
+    """H(S) = sum_i A s_i: with one element and invertible A, argmin ||H(S) - z||^2 is A^-1 z."""
+
+    def __init__(self, matrix):
+        super().__init__()
+        self.matrix = nn.Parameter(matrix)
+
+    def forward(self, S):
+        return S.matmul(self.matrix.t()).sum(dim=1)
+
+
+def make_refiner(steps=5, lr=0.5, **kwargs):
+    return SetRefiner(SetEncoder(3, 8, hidden=16), steps=steps, lr=lr, **kwargs).double()
+
+
+def test_inner_loop_converges_to_the_known_argmin():
+    matrix = torch.tensor([[2.0, 0.5], [0.0, 1.0]], dtype=torch.float64)
+    refiner = SetRefiner(LinearSumEncoder(matrix), steps=300, lr=0.1, momentum=0.5)
+    z = torch.randn(4, 2, dtype=torch.float64)
+    refined = refiner(torch.zeros(4, 1, 2, dtype=torch.float64), z)
+    torch.testing.assert_close(refined[:, 0], torch.linalg.solve(matrix, z.t()).t(), atol=1e-6, rtol=1e-6)
+
+
+def test_inner_loss_decreases_along_the_trajectory():
+    refiner = make_refiner(steps=10, lr=0.05)
+    out = refiner(torch.randn(6, 5, 3, dtype=torch.float64), torch.randn(6, 8, dtype=torch.float64),
+                  return_trajectory=True)
+    assert len(out.sets) == 11 and len(out.losses) == 11
+    means = torch.stack([loss.mean() for loss in out.losses])
+    assert (means.diff() < 0).all(), means
+    torch.testing.assert_close(out.set, out.sets[-1])
+
+
+def test_refinement_is_permutation_equivariant():
+    refiner = make_refiner()
+    S0, z = torch.randn(3, 6, 3, dtype=torch.float64), torch.randn(3, 8, dtype=torch.float64)
+    order = torch.randperm(6)
+    torch.testing.assert_close(refiner(S0[:, order], z), refiner(S0, z)[:, order])
+
+
+def test_zero_steps_returns_the_initial_set():
+    refiner = make_refiner()
+    S0 = torch.randn(2, 4, 3, dtype=torch.float64)
+    assert torch.equal(refiner(S0, torch.randn(2, 8, dtype=torch.float64), steps=0), S0)
+
+
+def test_gradients_reach_the_generator_the_embedding_and_the_set_encoder():
+    producer, embedder = nn.Linear(7, 4 * 3).double(), nn.Linear(7, 8).double()
+    refiner = make_refiner(steps=3, momentum=0.5, grad_clip=5.0)
+    x = torch.randn(5, 7, dtype=torch.float64)
+    refined = refiner(producer(x).view(5, 4, 3), embedder(x))
+    refined.pow(2).sum().backward()
+    for module in (producer, embedder, refiner.set_encoder):
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters()), module
+
+
+def test_set_encoder_is_trained_even_when_the_initial_set_is_frozen():
+    refiner = make_refiner(steps=2)
+    refined = refiner(torch.randn(2, 4, 3, dtype=torch.float64), torch.randn(2, 8, dtype=torch.float64))
+    refined.sum().backward()
+    assert all(p.grad is not None for p in refiner.set_encoder.parameters())
+
+
+def test_eval_mode_builds_no_graph_and_gives_the_same_set():
+    refiner = make_refiner()
+    S0 = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
+    z = torch.randn(2, 8, dtype=torch.float64)
+    trained = refiner(S0, z)
+    refiner.eval()
+    evaluated = refiner(S0, z)
+    assert evaluated.grad_fn is None and not evaluated.requires_grad
+    with torch.no_grad():
+        refiner.train()
+        assert refiner(S0, z).grad_fn is None
+    torch.testing.assert_close(evaluated, trained.detach())
+
+
+def test_masked_elements_are_not_moved():
+    refiner = make_refiner(steps=4, lr=0.5)
+    S0 = torch.randn(2, 5, 3, dtype=torch.float64)
+    mask = torch.tensor([[True, True, True, False, False], [True] * 5])
+    refined = refiner(S0, torch.randn(2, 8, dtype=torch.float64), mask=mask)
+    assert torch.equal(refined[0, 3:], S0[0, 3:])
+    assert not torch.allclose(refined[0, :3], S0[0, :3])
+
+
+def test_gradient_clipping_bounds_each_step():
+    refiner = make_refiner(steps=1, lr=1.0, grad_clip=0.01)
+    S0 = torch.randn(3, 4, 3, dtype=torch.float64)
+    step = refiner(S0, 100 * torch.randn(3, 8, dtype=torch.float64)) - S0
+    assert (step.flatten(1).norm(dim=1) <= 0.01 + 1e-9).all()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(steps=0, lr=0.1), "steps"), (dict(steps=-1, lr=0.1), "steps"), (dict(steps=2.5, lr=0.1), "steps"),
+    (dict(steps=3, lr=0.0), "lr"), (dict(steps=3, lr=-1.0), "lr"),
+    (dict(steps=3, lr=0.1, momentum=1.0), "momentum"), (dict(steps=3, lr=0.1, grad_clip=0.0), "grad_clip"),
+])
+def test_constructor_rejects_bad_settings(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        SetRefiner(SetEncoder(3, 8, hidden=8), **kwargs)
+
+
+def test_forward_rejects_bad_inputs():
+    refiner = make_refiner()
+    z = torch.randn(2, 8, dtype=torch.float64)
+    with pytest.raises(ValueError, match="empty set"):
+        refiner(torch.randn(2, 0, 3, dtype=torch.float64), z)
+    with pytest.raises(ValueError, match="S0"):
+        refiner(torch.randn(2, 3, dtype=torch.float64), z)
+    with pytest.raises(ValueError, match="z must have shape"):
+        refiner(torch.randn(3, 4, 3, dtype=torch.float64), z)
+    with pytest.raises(ValueError, match="z must have the set encoder's output shape"):
+        refiner(torch.randn(2, 4, 3, dtype=torch.float64), torch.randn(2, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="steps"):
+        refiner(torch.randn(2, 4, 3, dtype=torch.float64), z, steps=-2)
+
+
+def test_non_finite_inner_loss_is_reported():
+    refiner = make_refiner()
+    z = torch.full((2, 8), float("nan"), dtype=torch.float64)
+    with pytest.raises(ValueError, match="NaN/inf"):
+        refiner(torch.randn(2, 4, 3, dtype=torch.float64), z)

@@ -1,0 +1,57 @@
+"""The papermill batch runner: a broken notebook is named, the others still run, the exit status says so."""
+import json
+
+import nbformat
+import pytest
+
+from srnlib import run
+
+
+def write_notebook(path, body):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("profile = None\nseed = 0", metadata={"tags": ["parameters"]}),
+                      nbformat.v4.new_code_cell(body)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+
+
+@pytest.fixture
+def notebooks(isolated_home):
+    folder = isolated_home / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "00_fine.ipynb", "import srnlib\nsrnlib.results.write_results('00_fine', profile, "
+                   "[seed], 0.1, answer=42.0)")
+    write_notebook(folder / "01_broken.ipynb", "raise RuntimeError('the slider callback is broken')")
+    write_notebook(folder / "02_fine_too.ipynb", "assert profile == 'smoke', profile")
+    return folder
+
+
+def test_a_broken_notebook_is_named_and_the_others_complete(notebooks, isolated_home, capsys):
+    status = run.main(["--profile", "smoke", "--notebooks", str(notebooks)])
+    assert status == 1
+    assert "01_broken" in capsys.readouterr().err and "the slider callback is broken" in (
+        isolated_home / "results" / "SUMMARY.smoke.md").read_text()
+    assert {p.name for p in (isolated_home / "runs" / "smoke").iterdir()} == {
+        "00_fine.ipynb", "01_broken.ipynb", "02_fine_too.ipynb"}
+    summary = json.loads((isolated_home / "results" / "SUMMARY.smoke.json").read_text())
+    assert [r["ok"] for r in summary["runs"]] == [True, False, True]
+    assert summary["results"]["00_fine.smoke.json"]["answer"] == 42.0
+
+
+def test_only_selects_notebooks_by_number(notebooks):
+    assert [p.stem for p in run.find_notebooks(notebooks, ["00", "02"])] == ["00_fine", "02_fine_too"]
+    with pytest.raises(ValueError, match="07"):
+        run.find_notebooks(notebooks, ["07"])
+
+
+def test_unknown_profile_is_rejected_before_running_anything(notebooks):
+    with pytest.raises(SystemExit):
+        run.main(["--profile", "huge", "--notebooks", str(notebooks)])
+
+
+def test_the_quick_summary_is_copied_into_the_readme(isolated_home):
+    (isolated_home / "README.md").write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nend\n")
+    summary = run.write_summary("quick", [run.NotebookRun("00_demo", 0, 1.5, True)])
+    assert run.update_readme(summary)
+    text = (isolated_home / "README.md").read_text()
+    assert "old" not in text and "| 00_demo | 0 | ok | 2 s |" in text and text.endswith("end\n")

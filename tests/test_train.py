@@ -1,0 +1,139 @@
+import warnings
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from srnlib import train
+
+
+class Interrupted(Exception):
+    pass
+
+
+def problem(seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(96, 4, generator=generator)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]]) + 0.1 * torch.randn(96, 1, generator=generator)
+    return TensorDataset(x, y)
+
+
+def build(seed=0):
+    train.seed_everything(seed)
+    model = nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.1), nn.ReLU(), nn.Linear(16, 1))
+    return model, torch.optim.Adam(model.parameters(), lr=1e-2)
+
+
+def step(model, batch):
+    x, y = batch
+    loss = (model(x) - y).pow(2).mean()
+    return {"loss": loss, "mae": (model(x) - y).abs().mean()}
+
+
+def run(checkpoint, epochs=4, interrupt_at=None, **kwargs):
+    model, optimizer = build()
+
+    def hook(model, epoch):
+        if epoch == interrupt_at:
+            raise Interrupted
+
+    history = train.fit(model, optimizer, problem(), step, epochs=epochs, batch_size=16, seed=3,
+                        checkpoint=checkpoint, on_epoch_start=hook, **kwargs)
+    return model, history
+
+
+def test_training_reduces_the_loss_and_records_history(tmp_path):
+    _, history = run(tmp_path / "m.pt", epochs=6)
+    assert [record["epoch"] for record in history] == list(range(1, 7))
+    assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    assert {"train_loss", "train_mae", "seconds"} <= set(history[0])
+
+
+def test_resume_after_a_kill_gives_identical_weights(tmp_path):
+    uninterrupted, full_history = run(tmp_path / "a.pt")
+    with pytest.raises(Interrupted):
+        run(tmp_path / "b.pt", interrupt_at=2)  # killed while starting epoch 3
+    assert torch.load(tmp_path / "b.pt", weights_only=True)["epoch"] == 2
+    resumed, history = run(tmp_path / "b.pt")
+    for a, b in zip(uninterrupted.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+    assert [r["train_loss"] for r in history] == [r["train_loss"] for r in full_history]
+
+
+def test_a_finished_checkpoint_is_loaded_not_retrained(tmp_path):
+    trained, history = run(tmp_path / "m.pt")
+    calls = []
+    model, optimizer = build(seed=1)  # different initialisation, replaced by the checkpoint
+    loaded = train.fit(model, optimizer, problem(), lambda m, b: calls.append(1), epochs=4, batch_size=16,
+                       checkpoint=tmp_path / "m.pt")
+    assert calls == [] and loaded == history and not model.training
+    for a, b in zip(trained.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_retrain_ignores_the_checkpoint(tmp_path):
+    run(tmp_path / "m.pt", epochs=2)
+    calls = []
+
+    def counting_step(model, batch):
+        calls.append(1)
+        return step(model, batch)
+
+    model, optimizer = build()
+    train.fit(model, optimizer, problem(), counting_step, epochs=2, batch_size=16, checkpoint=tmp_path / "m.pt",
+              retrain=True)
+    assert len(calls) == 2 * 6
+
+
+def test_a_corrupt_checkpoint_is_set_aside_and_training_starts_over(tmp_path):
+    path = tmp_path / "m.pt"
+    path.write_bytes(b"not a checkpoint")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, history = run(path, epochs=2)
+    assert any("unreadable" in str(w.message) for w in caught)
+    assert len(history) == 2 and (tmp_path / "m.pt.corrupt").exists()
+    assert torch.load(path, weights_only=True)["epoch"] == 2
+
+
+def test_checkpoints_are_written_atomically(tmp_path):
+    run(tmp_path / "m.pt", epochs=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+
+
+def test_cosine_schedule_depends_only_on_the_epoch():
+    model, optimizer = build()
+    hook = train.cosine_lr(optimizer, epochs=4)
+    rates = []
+    for epoch in (0, 2, 3, 0):
+        hook(model, epoch)
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates[0] == rates[3] == pytest.approx(1e-2)
+    assert rates[1] == pytest.approx(0.5e-2)
+    assert 0 < rates[2] < rates[1]
+
+
+def test_checkpoint_path_is_keyed_by_profile_seed_and_settings(isolated_home):
+    a = train.checkpoint_path("demo", "smoke", 0, {"epochs": 1})
+    assert a.parent == isolated_home / "checkpoints" / "demo"
+    assert a != train.checkpoint_path("demo", "smoke", 1, {"epochs": 1})
+    assert a != train.checkpoint_path("demo", "smoke", 0, {"epochs": 2})
+    assert a != train.checkpoint_path("demo", "quick", 0, {"epochs": 1})
+
+
+def test_bad_arguments_are_reported():
+    model, optimizer = build()
+    with pytest.raises(ValueError, match="epochs"):
+        train.fit(model, optimizer, problem(), step, epochs=0, batch_size=4)
+    with pytest.raises(ValueError, match="empty"):
+        train.fit(model, optimizer, TensorDataset(torch.zeros(0, 4)), step, epochs=1, batch_size=4)
+    with pytest.raises(ValueError, match="seed"):
+        train.seed_everything(-1)
+
+
+def test_a_diverging_loss_stops_training():
+    model, optimizer = build()
+    with pytest.raises(FloatingPointError, match="epoch 1"):
+        train.fit(model, optimizer, problem(), lambda m, b: torch.tensor(float("nan"), requires_grad=True),
+                  epochs=1, batch_size=16)
