@@ -21,13 +21,13 @@ SETTINGS: dict[str, dict[str, dict]] = {
     # Notebook 00: Theorem 1 on sets of two points in the plane, rendered to a "blurry image" vector.
     "responsibility": {
         "smoke": dict(train_sets=512, epochs=2, batch_size=64, lr=1e-3, hidden=64, embed_dim=32,
-                      encoder_hidden=32, inner_steps=4, inner_lr=1.0, inner_momentum=0.5,
+                      encoder_hidden=32, inner_steps=4, inner_lr=1.0, inner_momentum=0.0,
                       rotation_angles=37, validation_pairs=4),
         "quick": dict(train_sets=10_000, epochs=12, batch_size=128, lr=1e-3, hidden=256, embed_dim=64,
-                      encoder_hidden=64, inner_steps=10, inner_lr=1.0, inner_momentum=0.5,
+                      encoder_hidden=64, inner_steps=10, inner_lr=1.0, inner_momentum=0.0,
                       rotation_angles=721, validation_pairs=32),
         "paper": dict(train_sets=100_000, epochs=40, batch_size=128, lr=1e-3, hidden=512, embed_dim=100,
-                      encoder_hidden=128, inner_steps=10, inner_lr=1.0, inner_momentum=0.5,
+                      encoder_hidden=128, inner_steps=10, inner_lr=1.0, inner_momentum=0.0,
                       rotation_angles=3601, validation_pairs=256),
     },
 }
