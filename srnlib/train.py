@@ -1,10 +1,18 @@
-"""The one training loop every experiment uses.
+"""The one training loop every experiment uses (and its command line, for torchrun).
 
 ``fit`` trains a model for a number of epochs with explicit seeds, shows progress with ``tqdm.auto``, writes a
 checkpoint after every epoch atomically (temporary file, then rename) and, when called again with the same
 checkpoint path, resumes after the last finished epoch. A finished checkpoint means "load, don't train", which is
 how notebooks get their cached models. Resuming gives the same weights as an uninterrupted run: each epoch's
 shuffle order is seeded by ``(seed, epoch)`` and the torch RNG state is saved with the weights.
+
+Distributed data parallel: when ``torch.distributed`` is initialised (e.g. under ``torchrun``), ``fit`` wraps the
+model in ``DistributedDataParallel``, gives every rank its share of each epoch (``DistributedSampler``), and only
+rank 0 writes checkpoints. To train an experiment's models at the ``paper`` profile on several processes or GPUs::
+
+    torchrun --nproc-per-node 4 -m srnlib.train_cli --experiment responsibility --profile paper
+
+The finished checkpoints are the ones the notebooks load (same experiment, profile, seed and settings).
 """
 from __future__ import annotations
 
@@ -18,7 +26,9 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from ._checks import check_positive
@@ -36,11 +46,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
 def default_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when present, else CPU."""
+    """``device`` if given, else CUDA when present (this process's GPU under torchrun), else CPU."""
     if device is not None:
         return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) if is_distributed() else 0)
+    return torch.device("cpu")
+
+
+def init_distributed() -> bool:
+    """Join the process group torchrun describes (nccl on GPUs, gloo on CPUs); False when not under torchrun."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return False
+    if not is_distributed():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group(backend=backend)
+    return True
 
 
 def cosine_lr(optimizer: torch.optim.Optimizer, epochs: int) -> Callable[[torch.nn.Module, int], None]:
@@ -125,6 +153,11 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
         raise ValueError("train_data is empty")
     device = default_device(device)
     model.to(device)
+    distributed = is_distributed()
+    rank = dist.get_rank() if distributed else 0
+    trained = model
+    if distributed:
+        trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     history: list[dict] = []
     first_epoch = 0
     state = None if (checkpoint is None or retrain) else load_checkpoint(checkpoint)
@@ -137,17 +170,23 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
         model.eval()
         return history
 
-    bar = tqdm(range(first_epoch, epochs), desc=desc, initial=first_epoch, total=epochs, unit="epoch")
+    bar = tqdm(range(first_epoch, epochs), desc=desc, initial=first_epoch, total=epochs, unit="epoch",
+               disable=True if rank != 0 else None)
     for epoch in bar:
         started = time.perf_counter()
         if on_epoch_start is not None:
             on_epoch_start(model, epoch)
-        order = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, generator=order)
-        model.train()
+        if distributed:  # every rank sees its own share of the same seeded permutation
+            sampler = DistributedSampler(train_data, shuffle=True, seed=seed * 100_003)
+            sampler.set_epoch(epoch)
+            loader = DataLoader(train_data, batch_size=batch_size, sampler=sampler)
+        else:
+            order = torch.Generator().manual_seed(seed * 100_003 + epoch)
+            loader = DataLoader(train_data, batch_size=batch_size, shuffle=True, generator=order)
+        trained.train()
         sums: dict[str, float] = {}
-        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", leave=False):
-            out = step(model, to_device(batch, device))
+        for batch in tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", leave=False, disable=True if rank != 0 else None):
+            out = step(trained, to_device(batch, device))
             metrics = out if isinstance(out, dict) else {"loss": out}
             loss = metrics["loss"]
             if not torch.isfinite(loss):
@@ -165,9 +204,11 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
         record["seconds"] = time.perf_counter() - started
         history.append(record)
         bar.set_postfix(loss=f"{record['train_loss']:.4g}")
-        if checkpoint is not None:
+        if checkpoint is not None and rank == 0:
             save_atomic({"format": CHECKPOINT_FORMAT, "epoch": epoch + 1, "epochs": epochs,
                          "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                          "torch_rng": torch.get_rng_state(), "history": history}, checkpoint)
+        if distributed:
+            dist.barrier()
     model.eval()
     return history
