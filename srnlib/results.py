@@ -1,4 +1,8 @@
-"""Write a notebook's headline numbers to ``results/<notebook>.<profile>.json`` with their provenance."""
+"""Write a notebook's headline numbers to ``results/<notebook>.<profile>.json`` with their provenance.
+
+A run with the single seed k > 0 (e.g. ``python -m srnlib.run --seeds 3``) writes ``<notebook>.<profile>.seed<k>.json``
+instead, so extra seeds never overwrite the main result.
+"""
 from __future__ import annotations
 
 import json
@@ -35,7 +39,8 @@ def write_results(notebook: str, profile: str, seeds: list[int], wall_seconds: f
     payload = {"notebook": notebook, "profile": profile, "seeds": list(seeds), "wall_seconds": round(wall_seconds, 2),
                "torch_version": torch.__version__, "device": hardware(), **metrics}
     _check_finite(payload, "results")
-    path = results_dir() / f"{notebook}.{profile}.json"
+    seed_suffix = f".seed{seeds[0]}" if len(seeds) == 1 and seeds[0] != 0 else ""
+    path = results_dir() / f"{notebook}.{profile}{seed_suffix}.json"
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
     os.replace(temporary, path)

@@ -45,3 +45,4 @@ def test_smoke_training_runs_caches_and_writes_results(isolated_home):
     path = srnlib.results.write_results("demo", "smoke", [0], 1.0, max_error=lesson.worst_case(sweep)["max_error"])
     payload = json.loads(path.read_text())
     assert {"profile", "seeds", "wall_seconds", "torch_version", "device", "max_error"} <= set(payload)
+

@@ -1,0 +1,127 @@
+"""The paper's numbers, and tables that put this repo's measured numbers beside them.
+
+Each ``*_table`` function takes one notebook's results JSON (``results/<notebook>.<profile>.json``) and returns
+markdown lines: one table per paper table, with a ✓/✗ saying whether the paper's direction holds in this run.
+The paper's numbers are typed here once, from the paper's tables; everything else is read from the JSON.
+"""
+from __future__ import annotations
+
+import math
+
+PAPER = {
+    # Table 1: % of images decomposed, by number of circles.
+    "table1": {"baseline": {"1": 45.1, "2": 16.5, "3": 7.8, "4": 3.2, "5": 1.9},
+               "srn": {"1": 95.8, "2": 88.7, "3": 79.9, "4": 72.7, "5": 65.2}},
+    # Table 2: Sort-of-CLEVR accuracy / robustness, mean over 5 runs (non-relational is not in the paper's table).
+    "table2": {"rn": {"relational": 95.1, "furthest": 91.4, "closest": 93.9, "count": 100.0,
+                      "robust_synthetic": 1.5, "robust_dataset": 61.3},
+               "rn_srn": {"relational": 96.9, "furthest": 95.9, "closest": 94.8, "count": 100.0,
+                          "robust_synthetic": 96.7, "robust_dataset": 93.2}},
+    "ablation_srn_0_steps": {"furthest": 63.0, "closest": 87.0, "count": 100.0},
+    # Table 3: C-SWM Hits@1 / MRR (%), mean over 10 runs.
+    "table3": {
+        "pong": {"cswm_k5": {"1": (63.3, 75.6), "5": (29.8, 46.1), "10": (16.9, 31.5)},
+                 "srn_k5": {"1": (62.9, 75.4), "5": (30.3, 46.5), "10": (19.8, 35.3)},
+                 "cswm_k3": {"1": (57.3, 71.6), "5": (28.0, 44.3), "10": (14.8, 29.4)},
+                 "srn_k3": {"1": (62.7, 75.3), "5": (31.7, 48.2), "10": (17.1, 32.1)}},
+        "space_invaders": {"cswm_k5": {"1": (53.8, 70.7), "5": (50.2, 68.1), "10": (28.7, 46.6)},
+                           "srn_k5": {"1": (63.6, 78.2), "5": (59.9, 75.3), "10": (39.5, 59.3)},
+                           "cswm_k3": {"1": (69.0, 81.6), "5": (60.9, 75.9), "10": (38.1, 57.5)},
+                           "srn_k3": {"1": (68.4, 81.3), "5": (65.0, 78.8), "10": (47.8, 66.7)}}},
+    # Section 3.3: CLUTRR best average accuracy over epochs, k = 2, 3, 4.
+    "clutrr": {"rn": 49.7, "rn_srn": 55.0, "rn_grn": 56.1},
+}
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.1f}" if isinstance(value, (int, float)) else str(value)
+
+
+def _mark(holds: bool) -> str:
+    return "✓" if holds else "✗"
+
+
+def responsibility_table(result: dict) -> list[str]:
+    midpoint = result["midpoint_error"]
+    spikes = result.get("spike_rate", {})
+    holds = result["h_max_error"] > 0.5 * midpoint and result["srn_max_error"] < 0.1 * midpoint
+    return ["| model | worst Chamfer error on the probe | held-out pairs with a spike |", "|---|---|---|",
+            f"| continuous (h) | {result['h_max_error']:.3f} | {_fmt(100 * spikes.get('continuous', math.nan))} % |",
+            f"| iterative (SRN) | {result['srn_max_error']:.3f} | {_fmt(100 * spikes.get('iterative', math.nan))} % |",
+            "", f"Theorem 1's picture (continuous spikes above half the midpoint cost {midpoint:.2f}, iterative stays "
+                f"under a tenth): {_mark(holds)}"]
+
+
+def table1(result: dict) -> list[str]:
+    here, paper = result["table1"], PAPER["table1"]
+    lines = ["| circles | baseline (here) | SRN (here) | baseline (paper) | SRN (paper) |", "|---|---|---|---|---|"]
+    for k in ("1", "2", "3", "4", "5"):
+        lines.append(f"| {k} | {_fmt(here['baseline'].get(k))} | {_fmt(here['srn'].get(k))} | "
+                     f"{paper['baseline'][k]} | {paper['srn'][k]} |")
+    holds = all(here["srn"].get(k, 0) >= 2 * here["baseline"].get(k, math.inf) for k in ("2", "3", "4", "5"))
+    return lines + ["", f"SRN decomposes at least twice as often as the baseline for 2–5 circles: {_mark(holds)}"]
+
+
+def tsne_table(result: dict) -> list[str]:
+    smooth = result["tsne_smoothness"]
+    return ["| model | t-SNE smoothness |", "|---|---|"] + [f"| {m} | {v:.3f} |" for m, v in smooth.items()] + [
+        "", f"SRN's latent grid is smoother than the baseline's (Figure 3): {_mark(smooth['srn'] > smooth['baseline'])}"]
+
+
+def table2(result: dict) -> list[str]:
+    here, paper = result["table2"], PAPER["table2"]
+    keys = ["non_relational", "relational", "furthest", "closest", "count", "robust_synthetic", "robust_dataset"]
+    lines = ["| task | RN (here) | RN+SRN (here) | RN (paper) | RN+SRN (paper) |", "|---|---|---|---|---|"]
+    for key in keys:
+        lines.append(f"| {key} | {_fmt(here['rn'].get(key))} | {_fmt(here['rn_srn'].get(key))} | "
+                     f"{_fmt(paper['rn'].get(key))} | {_fmt(paper['rn_srn'].get(key))} |")
+    holds = all(here["rn_srn"][k] >= here["rn"][k] for k in ("furthest", "robust_synthetic", "robust_dataset"))
+    return lines + ["", f"RN+SRN ≥ RN on furthest and both robustness tasks: {_mark(holds)}"]
+
+
+def table3(result: dict) -> list[str]:
+    here, paper = result["table3"], PAPER["table3"]
+    lines = ["| game | model | steps | H@1 (here) | MRR (here) | H@1 (paper) | MRR (paper) |",
+             "|---|---|---|---|---|---|---|"]
+    for game, models in here.items():
+        for model, by_steps in models.items():
+            for steps, scores in by_steps.items():
+                h1, mrr = paper.get(game, {}).get(model, {}).get(steps, (None, None))
+                lines.append(f"| {game} | {model} | {steps} | {_fmt(scores['h1'])} | {_fmt(scores['mrr'])} | "
+                             f"{_fmt(h1)} | {_fmt(mrr)} |")
+    space = here.get("space_invaders", {})
+    holds = any(k in space and f"srn_{k[5:]}" in space and
+                all(space[f"srn_{k[5:]}"]["10"][m] >= space[k]["10"][m] for m in ("h1", "mrr"))
+                for k in ("cswm_k3", "cswm_k5"))
+    return lines + ["", f"Space Invaders, 10 steps: C-SWM+SRN ≥ C-SWM (H@1 and MRR) for some K: {_mark(holds)}"]
+
+
+def clutrr_table(result: dict) -> list[str]:
+    here = result["accuracy"]
+    lines = ["| model | accuracy (here) | accuracy (paper) |", "|---|---|---|"]
+    lines += [f"| {m} | {_fmt(here.get(m))} | {PAPER['clutrr'][m]} |" for m in ("rn", "rn_srn", "rn_grn")]
+    return lines + ["", f"RN+SRN ≥ RN: {_mark(here['rn_srn'] >= here['rn'])}"]
+
+
+TABLES = {  # notebook -> the paper tables it reports
+    "00_responsibility_problem": [("Theorem 1 demo", responsibility_table)],
+    "01_circles_decomposition": [("Table 1: decomposition success (%)", table1)],
+    "02_interpolation_and_tsne": [("Figure 3: t-SNE smoothness", tsne_table)],
+    "03_sort_of_clevr": [("Table 2: Sort-of-CLEVR accuracy and robustness (%)", table2)],
+    "04_cswm_world_models": [("Table 3: C-SWM ranking (%)", table3)],
+    "05_clutrr": [("CLUTRR accuracy (%)", clutrr_table)],
+}
+
+
+def notebook_tables(notebook: str, result: dict) -> list[str]:
+    """Markdown for one notebook's results; a table whose keys are missing says so instead of failing."""
+    lines = []
+    for title, render in TABLES.get(notebook, []):
+        lines += ["", f"### {title}", ""]
+        try:
+            lines += render(result)
+        except (KeyError, TypeError) as error:
+            lines.append(f"(results JSON lacks the keys for this table: {error})")
+    return lines

@@ -1,0 +1,31 @@
+"""The summary tables: this run's numbers beside the paper's, with a ✓/✗ per claim, computed from the JSON."""
+from srnlib import report
+
+
+def test_table1_marks_the_claim_from_the_numbers():
+    holds = {"table1": {"baseline": {str(k): 10.0 for k in range(1, 6)}, "srn": {str(k): 20.0 for k in range(1, 6)}}}
+    fails = {"table1": {"baseline": {str(k): 10.0 for k in range(1, 6)}, "srn": {str(k): 19.0 for k in range(1, 6)}}}
+    assert report.table1(holds)[-1].endswith("✓") and report.table1(fails)[-1].endswith("✗")
+    assert "| 3 | 10.0 | 20.0 | 7.8 | 79.9 |" in report.table1(holds)
+
+
+def test_table3_needs_both_metrics_at_ten_steps_on_space_invaders():
+    def result(h1, mrr):
+        scores = {"10": {"h1": 30.0, "mrr": 50.0}}
+        return {"table3": {"space_invaders": {"cswm_k3": scores, "srn_k3": {"10": {"h1": h1, "mrr": mrr}}}}}
+    assert report.table3(result(31.0, 51.0))[-1].endswith("✓")
+    assert report.table3(result(31.0, 49.0))[-1].endswith("✗")
+    assert "| space_invaders | srn_k3 | 10 | 31.0 | 51.0 | 47.8 | 66.7 |" in report.table3(result(31.0, 51.0))
+
+
+def test_missing_keys_are_reported_not_raised():
+    lines = report.notebook_tables("05_clutrr", {"accuracy": {"rn": 50.0}})
+    assert any("lacks the keys" in line for line in lines)
+    assert report.notebook_tables("99_unknown", {}) == []
+
+
+def test_theorem_table_reads_the_notebook_00_keys():
+    result = {"h_max_error": 1.3, "srn_max_error": 0.004, "midpoint_error": 1.44,
+              "spike_rate": {"continuous": 1.0, "iterative": 0.0625}}
+    lines = report.responsibility_table(result)
+    assert lines[-1].endswith("✓") and "| iterative (SRN) | 0.004 | 6.2 % |" in lines

@@ -1,0 +1,26 @@
+import json
+
+import pytest
+
+import srnlib
+
+
+def test_results_carry_their_provenance(isolated_home):
+    path = srnlib.results.write_results("demo", "smoke", [0], 1.234, table={"a": 1.0})
+    payload = json.loads(path.read_text())
+    assert path == isolated_home / "results" / "demo.smoke.json"
+    assert payload["seeds"] == [0] and payload["profile"] == "smoke" and payload["table"] == {"a": 1.0}
+    assert {"wall_seconds", "torch_version", "device"} <= set(payload)
+
+
+def test_results_of_extra_seeds_do_not_overwrite_the_main_result(isolated_home):
+    main = srnlib.results.write_results("demo", "quick", [0], 1.0, value=1.0)
+    extra = srnlib.results.write_results("demo", "quick", [2], 1.0, value=2.0)
+    pooled = srnlib.results.write_results("demo", "quick", [0, 1, 2], 1.0, value=1.5)
+    assert main.name == pooled.name == "demo.quick.json" and extra.name == "demo.quick.seed2.json"
+    assert json.loads(extra.read_text())["value"] == 2.0
+
+
+def test_non_finite_numbers_are_refused(isolated_home):
+    with pytest.raises(ValueError, match="table.b"):
+        srnlib.results.write_results("demo", "smoke", [0], 1.0, table={"a": 1.0, "b": float("nan")})
