@@ -1,0 +1,19 @@
+"""The Sort-of-CLEVR experiment (Section 3.1): data (generator, answers, rendering, robustness transformations).
+
+    srnlib.sortofclevr.generate(n, seed=0, questions_per_image=20) -> SortOfClevr(images (n, 3, 75, 75),
+        objects (n, 6, 4), questions (n, q, 11), answers (n, q), categories (n, q))
+    srnlib.sortofclevr.answer(objects, questions)      the one function computing answers from object tables
+    srnlib.sortofclevr.render(objects)                 object tables -> images
+    srnlib.sortofclevr.SortOfClevrDataset(n, seed, ...) cached torch Dataset of (image, question, answer, category)
+    srnlib.sortofclevr.rotate / translate / shift_inside / sample_easy for the robustness tasks
+"""
+from . import data
+from .data import (ANSWER_NAMES, CATEGORY_NAMES, COLOUR_NAMES, SHAPE_NAMES, EasyQuestions, SortOfClevr,
+                   SortOfClevrDataset, answer, category_masks, decode_questions, describe_question, encode_questions,
+                   fits_every_rotation, furthest_ratio, generate, inside_image, is_easy, question_categories, render,
+                   render_labels, rotate, sample_easy, shift_inside, translate)
+
+__all__ = ["ANSWER_NAMES", "CATEGORY_NAMES", "COLOUR_NAMES", "SHAPE_NAMES", "EasyQuestions", "SortOfClevr",
+           "SortOfClevrDataset", "answer", "category_masks", "data", "decode_questions", "describe_question",
+           "encode_questions", "fits_every_rotation", "furthest_ratio", "generate", "inside_image", "is_easy",
+           "question_categories", "render", "render_labels", "rotate", "sample_easy", "shift_inside", "translate"]
