@@ -55,10 +55,7 @@ class FSPool(nn.Module):
             # Padding sorts to the end; its weight is zero, so its value never matters.
             x = x.masked_fill(~mask.unsqueeze(-1), torch.finfo(x.dtype).min)
         sorted_x, _ = x.sort(dim=1, descending=True)
-        weights = self.rank_weights(sizes, n)
-        if mask is not None:
-            sorted_x = sorted_x.masked_fill(weights == 0, 0.0)
-        return (sorted_x * weights).sum(dim=1)
+        return (sorted_x * self.rank_weights(sizes, n)).sum(dim=1)  # padding: finite value x weight 0 = 0
 
 
 class SetEncoder(nn.Module):
