@@ -23,9 +23,15 @@ def _folder(name: str) -> Path:
     return path
 
 
-def figures_dir() -> Path:
-    """PNG figures the notebooks write, named after the paper's figure or table."""
-    return _folder("figures")
+def figures_dir(profile: str | None = None) -> Path:
+    """PNG figures the notebooks write, named after the paper's figure or table.
+
+    ``smoke`` runs (CI, nbval) write to the git-ignored ``figures/smoke/`` so they never replace the committed
+    figures; ``profile=None`` reads ``$SRN_PROFILE`` like the notebooks do.
+    """
+    from .profiles import resolve
+
+    return _folder("figures/smoke" if resolve(profile) == "smoke" else "figures")
 
 
 def results_dir() -> Path:

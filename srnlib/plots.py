@@ -11,9 +11,9 @@ from .paths import figures_dir
 MODEL_COLOURS = {"continuous": "tab:red", "baseline": "tab:red", "iterative": "tab:blue", "srn": "tab:blue"}
 
 
-def save(figure, name: str) -> Path:
-    """Save ``figure`` as ``figures/<name>.png`` (150 dpi) and return the path."""
-    path = figures_dir() / f"{name}.png"
+def save(figure, name: str, profile: str | None = None) -> Path:
+    """Save ``figure`` as ``figures/<name>.png`` (150 dpi; ``figures/smoke/`` at smoke) and return the path."""
+    path = figures_dir(profile) / f"{name}.png"
     figure.savefig(path, dpi=150, bbox_inches="tight")
     return path
 

@@ -24,3 +24,11 @@ def test_results_of_extra_seeds_do_not_overwrite_the_main_result(isolated_home):
 def test_non_finite_numbers_are_refused(isolated_home):
     with pytest.raises(ValueError, match="table.b"):
         srnlib.results.write_results("demo", "smoke", [0], 1.0, table={"a": 1.0, "b": float("nan")})
+
+
+def test_smoke_figures_go_to_an_ignored_folder(isolated_home, monkeypatch):
+    monkeypatch.setenv("SRN_PROFILE", "smoke")
+    assert srnlib.paths.figures_dir() == isolated_home / "figures" / "smoke"
+    assert srnlib.paths.figures_dir("quick") == isolated_home / "figures"
+    ignored = (srnlib.paths.Path(__file__).resolve().parent.parent / ".gitignore").read_text().splitlines()
+    assert "figures/smoke/" in ignored and "results/*.smoke.json" in ignored
