@@ -142,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     os.environ["SRN_PROFILE"] = profile
-    os.environ.setdefault("MPLBACKEND", "Agg")
     output_dir = paths.repo_root() / "runs" / profile
     tasks = [(notebook, seed) for notebook in notebooks for seed in range(args.seeds)]
     runs: list[NotebookRun] = []
