@@ -1,0 +1,112 @@
+"""The Relation Network (Santoro et al. 2017) for Sort-of-CLEVR, and the same network with a Set Refiner inserted.
+
+    image (B, 3, 75, 75) --conv x4 (24 ch, stride 2, batch norm)--> feature map (B, 24, 5, 5)
+        --> 25 "objects": each cell's 24 features + its (x, y) in [-1, 1]        S0: (B, 25, 26)
+        [RN+SRN only: S = SetRefiner(S0, z = Linear(flattened feature map))]   S:  (B, 25, 26)
+    g-MLP (4 x 256) over all 625 ordered pairs (o_i, o_j, question) --sum--> (B, 256)
+    f-MLP (256, 256, dropout 0.5) --> answer logits (B, 10)
+
+The refined elements carry their coordinates with them: refinement may move a cell's content *and* its position
+tag, so an object split over two cells can be gathered into one element. Both models share every other parameter
+shape; ``RelationNetwork(..., refiner=None)`` is the baseline. ``forward(..., inner_steps=0)`` evaluates an
+SRN-trained model with the refinement switched off (the paper's ablation).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._checks import check_positive
+from ..pooling import SetEncoder
+from ..refine import SetRefiner
+from .data import IMAGE_SIZE, QUESTION_SIZE
+
+N_ANSWERS = 10
+GRID = 5  # 75 -> 38 -> 19 -> 10 -> 5
+CHANNELS = 24
+ELEMENT_DIM = CHANNELS + 2
+
+
+class ConvObjects(nn.Module):
+    """The RN's perceptual stage: image (B, 3, 75, 75) -> (objects (B, 25, 26), feature map (B, 24, 5, 5))."""
+
+    def __init__(self, channels: int = CHANNELS):
+        super().__init__()
+        layers, width = [], 3
+        for _ in range(4):
+            layers += [nn.Conv2d(width, channels, 3, stride=2, padding=1), nn.BatchNorm2d(channels), nn.ReLU()]
+            width = channels
+        self.convs = nn.Sequential(*layers)
+        axis = torch.linspace(-1, 1, GRID)
+        ys, xs = torch.meshgrid(axis, axis, indexing="ij")
+        self.register_buffer("coordinates", torch.stack([xs.flatten(), ys.flatten()], dim=1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if images.dim() != 4 or tuple(images.shape[1:]) != (3, IMAGE_SIZE, IMAGE_SIZE):
+            raise ValueError(f"images must have shape (batch, 3, {IMAGE_SIZE}, {IMAGE_SIZE}), got {tuple(images.shape)}")
+        feature_map = self.convs(images)
+        cells = feature_map.flatten(2).transpose(1, 2)  # (B, 25, 24), row-major cells
+        tags = self.coordinates.expand(images.shape[0], -1, -1)
+        return torch.cat([cells, tags], dim=2), feature_map
+
+
+class RelationHead(nn.Module):
+    """g over all ordered pairs with the question, summed, then f: objects (B, N, D), question (B, 11) -> (B, 10).
+
+    Invariant to the order of the objects (a sum over all pairs).
+    """
+
+    def __init__(self, element_dim: int = ELEMENT_DIM, hidden: int = 256, dropout: float = 0.5):
+        super().__init__()
+        self.g = nn.Sequential(nn.Linear(2 * element_dim + QUESTION_SIZE, hidden), nn.ReLU(),
+                               nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                               nn.Linear(hidden, hidden), nn.ReLU())
+        self.f = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                               nn.Dropout(dropout), nn.Linear(hidden, N_ANSWERS))
+
+    def forward(self, objects: torch.Tensor, questions: torch.Tensor) -> torch.Tensor:
+        batch, n, dim = objects.shape
+        if questions.shape != (batch, QUESTION_SIZE):
+            raise ValueError(f"questions must have shape ({batch}, {QUESTION_SIZE}), got {tuple(questions.shape)}")
+        first = objects.unsqueeze(2).expand(batch, n, n, dim)  # o_i
+        second = objects.unsqueeze(1).expand(batch, n, n, dim)  # o_j
+        asked = questions.view(batch, 1, 1, -1).expand(batch, n, n, QUESTION_SIZE)
+        relations = self.g(torch.cat([first, second, asked], dim=3))  # (B, n, n, hidden)
+        return self.f(relations.sum(dim=(1, 2)))
+
+
+class RelationNetwork(nn.Module):
+    """RN (``refiner=None``) or RN+SRN: (images (B, 3, 75, 75), questions (B, 11)) -> answer logits (B, 10)."""
+
+    def __init__(self, refiner: SetRefiner | None = None, embed_dim: int | None = None, hidden: int = 256):
+        super().__init__()
+        self.objects = ConvObjects()
+        self.refiner = refiner
+        if refiner is not None:
+            if embed_dim is None:
+                raise ValueError("embed_dim (the size of z) is required with a refiner")
+            self.embed = nn.Linear(CHANNELS * GRID * GRID, embed_dim)  # H_embed
+        self.relations = RelationHead(hidden=hidden)
+
+    def object_set(self, images: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
+        """The set the relational head sees: (B, 25, 26), refined when the model has a refiner."""
+        objects, feature_map = self.objects(images)
+        if self.refiner is None:
+            return objects
+        return self.refiner(objects, self.embed(feature_map.flatten(1)), steps=inner_steps)
+
+    def forward(self, images: torch.Tensor, questions: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
+        return self.relations(self.object_set(images, inner_steps), questions)
+
+
+def build_model(kind: str, cfg) -> RelationNetwork:
+    """``kind`` "rn" or "rn_srn" from the settings (``inner_steps``, ``inner_lr``, ``embed_dim``, ``agg_hidden``)."""
+    if kind == "rn":
+        return RelationNetwork()
+    if kind == "rn_srn":
+        check_positive(cfg["embed_dim"], "embed_dim", integer=True)
+        encoder = SetEncoder(ELEMENT_DIM, cfg["embed_dim"], hidden=cfg["agg_hidden"])
+        refiner = SetRefiner(encoder, steps=cfg["inner_steps"], lr=cfg["inner_lr"],
+                             momentum=cfg.get("inner_momentum", 0.0), grad_clip=cfg.get("inner_grad_clip"))
+        return RelationNetwork(refiner, embed_dim=cfg["embed_dim"])
+    raise ValueError(f"kind must be 'rn' or 'rn_srn', got {kind!r}")

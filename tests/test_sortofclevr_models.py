@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from srnlib.sortofclevr import generate
+from srnlib.sortofclevr.models import ELEMENT_DIM, RelationHead, build_model
+
+CFG = dict(embed_dim=32, agg_hidden=32, inner_steps=2, inner_lr=0.5)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    data = generate(4, seed=0, questions_per_image=2)
+    return data.images, torch.as_tensor(data.questions[:, 1]), torch.as_tensor(data.answers[:, 1])
+
+
+def test_both_models_answer_with_ten_logits_and_share_all_but_the_srn_parts(batch):
+    images, questions, _ = batch
+    rn, rn_srn = build_model("rn", CFG), build_model("rn_srn", CFG)
+    assert rn(images, questions).shape == rn_srn(images, questions).shape == (4, 10)
+    rn_shapes = {name: p.shape for name, p in rn.named_parameters()}
+    srn_shapes = {name: p.shape for name, p in rn_srn.named_parameters()
+                  if not name.startswith(("refiner.", "embed."))}
+    assert rn_shapes == srn_shapes
+
+
+def test_the_relational_head_ignores_the_order_of_objects():
+    head = RelationHead(hidden=32).double().eval()
+    objects, questions = torch.randn(3, 25, ELEMENT_DIM, dtype=torch.float64), torch.randn(3, 11, dtype=torch.float64)
+    torch.testing.assert_close(head(objects, questions), head(objects[:, torch.randperm(25)], questions))
+
+
+def test_the_object_set_carries_cell_coordinates(batch):
+    images, _, _ = batch
+    objects = build_model("rn", CFG).object_set(images)
+    assert objects.shape == (4, 25, ELEMENT_DIM)
+    assert objects[0, 0, -2:].tolist() == [-1.0, -1.0] and objects[0, -1, -2:].tolist() == [1.0, 1.0]
+
+
+def test_zero_inner_steps_switches_the_refinement_off(batch):
+    images, _, _ = batch
+    model = build_model("rn_srn", CFG).eval()
+    unrefined = model.object_set(images, inner_steps=0)
+    torch.testing.assert_close(unrefined, model.objects(images)[0])
+    assert not torch.allclose(model.object_set(images), unrefined)
+
+
+def test_a_training_step_reaches_every_parameter(batch):
+    images, questions, answers = batch
+    model = build_model("rn_srn", CFG)
+    torch.nn.functional.cross_entropy(model(images, questions), answers).backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+
+
+def test_bad_inputs_are_reported(batch):
+    images, questions, _ = batch
+    model = build_model("rn", CFG)
+    with pytest.raises(ValueError, match="images must have shape"):
+        model(images[:, :, :64, :64], questions)
+    with pytest.raises(ValueError, match="questions must have shape"):
+        model(images, questions[:, :5])
+    with pytest.raises(ValueError, match="kind"):
+        build_model("cnn", CFG)
