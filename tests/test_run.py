@@ -55,3 +55,9 @@ def test_the_quick_summary_is_copied_into_the_readme(isolated_home):
     assert run.update_readme(summary)
     text = (isolated_home / "README.md").read_text()
     assert "old" not in text and "| 00_demo | 0 | ok | 2 s |" in text and text.endswith("end\n")
+
+
+def test_parallel_jobs_give_the_same_verdicts(notebooks, isolated_home):
+    assert run.main(["--profile", "smoke", "--notebooks", str(notebooks), "--jobs", "2", "--only", "00,01"]) == 1
+    summary = json.loads((isolated_home / "results" / "SUMMARY.smoke.json").read_text())
+    assert [(r["notebook"], r["ok"]) for r in summary["runs"]] == [("00_fine", True), ("01_broken", False)]
