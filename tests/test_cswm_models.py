@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from srnlib.cswm.models import TransitionGNN, build_model
+
+CFG = dict(in_channels=6, objects=3, state_dim=4, action_dim=6, hidden=32, copy_action=True, embed_dim=16,
+           agg_hidden=16, inner_steps=2, inner_lr=0.5)
+
+
+def batch(size=5):
+    generator = torch.Generator().manual_seed(0)
+    return (torch.rand(size, 6, 50, 50, generator=generator), torch.randint(0, 6, (size,), generator=generator),
+            torch.rand(size, 6, 50, 50, generator=generator))
+
+
+def test_both_models_share_every_parameter_but_the_srn_parts():
+    cswm, srn = build_model("cswm", CFG), build_model("srn", CFG)
+    base = {name: p.shape for name, p in cswm.named_parameters()}
+    assert base == {name: p.shape for name, p in srn.named_parameters() if not name.startswith(("refiner.", "embed."))}
+    observations, _, _ = batch()
+    assert cswm.encode(observations).shape == srn.encode(observations).shape == (5, 3, 4)
+
+
+def test_the_transition_model_is_equivariant_to_the_order_of_objects():
+    gnn = TransitionGNN(4, 6, 3, hidden=16).double().eval()
+    states, actions = torch.randn(2, 3, 4, dtype=torch.float64), torch.tensor([1, 4])
+    order = torch.tensor([2, 0, 1])
+    torch.testing.assert_close(gnn(states[:, order], actions), gnn(states, actions)[:, order])
+
+
+def test_per_object_actions_reach_only_their_object():
+    gnn = TransitionGNN(4, 4, 5, hidden=8, copy_action=False)
+    vectors = gnn.action_vectors(torch.tensor([7]), 5)  # action 7 = object 1, direction 3
+    assert vectors.shape == (1, 5, 4) and vectors.sum() == 1 and vectors[0, 1, 3] == 1
+
+
+def test_the_loss_trains_every_parameter_and_decreases():
+    model = build_model("srn", CFG)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(6):
+        loss = model.contrastive_loss(*batch(), generator=torch.Generator().manual_seed(1))
+        optimizer.zero_grad()
+        loss.backward()
+        if not losses:
+            assert [n for n, p in model.named_parameters() if p.grad is None] == []
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
+def test_multi_step_prediction_rolls_the_transition_model():
+    model = build_model("cswm", CFG).eval()
+    observations, actions, _ = batch(2)
+    with torch.no_grad():
+        states = model.encode(observations)
+        one = states + model.transition(states, actions)
+        two = one + model.transition(one, actions)
+        torch.testing.assert_close(model.predict(observations, torch.stack([actions, actions], dim=1)), two)
+
+
+def test_bad_inputs_are_reported():
+    model = build_model("cswm", CFG)
+    with pytest.raises(ValueError, match="observations must have shape"):
+        model.encode(torch.rand(2, 6, 64, 64))
+    with pytest.raises(ValueError, match="actions must have shape"):
+        model.transition(torch.rand(2, 3, 4), torch.tensor([1]))
+    with pytest.raises(ValueError, match="kind"):
+        build_model("slot", CFG)
