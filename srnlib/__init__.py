@@ -5,12 +5,13 @@ Public API::
     srnlib.SetRefiner(set_encoder, steps, lr, momentum=0.0, grad_clip=None)   # Algorithm 1, refine.py
     srnlib.FSPool(channels, n_pieces=20)                                       # pooling.py
     srnlib.SetEncoder(in_dim, out_dim, hidden=512)                              # H_agg: MLP + FSPool
+    srnlib.GraphRefiner(graph_encoder, steps, lr) / srnlib.GraphEncoder(...)    # the GRN, same loop
     srnlib.profiles.get(experiment, profile)                                    # smoke / quick / paper
     srnlib.train.fit(...)                                                       # the one training loop
 """
 from . import metrics, paths, plots, profiles, results, train
-from .pooling import FSPool, SetEncoder
-from .refine import Refinement, SetRefiner
+from .pooling import FSPool, GraphEncoder, SetEncoder
+from .refine import GraphRefiner, Refinement, SetRefiner
 
-__all__ = ["FSPool", "SetEncoder", "SetRefiner", "Refinement", "metrics", "paths", "plots", "profiles", "results", "train"]
+__all__ = ["FSPool", "GraphEncoder", "GraphRefiner", "SetEncoder", "SetRefiner", "Refinement", "metrics", "paths", "plots", "profiles", "results", "train"]
 __version__ = "0.1.0"

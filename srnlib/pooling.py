@@ -100,3 +100,37 @@ def _check_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if not bool(mask.any(dim=1).all()):
         raise ValueError("mask marks an empty set (a row with no True element); every set needs one element")
     return mask
+
+
+class GraphEncoder(nn.Module):
+    """The GRN's ``H_agg``: one round of weighted message passing, then FSPool over the nodes.
+
+    nodes (batch, n, in_dim), edges (batch, n, n) weights of the edge j -> i, mask (batch, n) or None
+    -> (batch, out_dim). Invariant to relabelling the nodes (permuting nodes, and edges' rows and columns alike);
+    the edge weights scale the messages, so refining them changes which nodes talk to which.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 128, n_pieces: int = 20):
+        super().__init__()
+        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("hidden", hidden)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.message = nn.Sequential(nn.Linear(2 * in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
+        self.update = nn.Sequential(nn.Linear(in_dim + hidden, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+        self.pool = FSPool(out_dim, n_pieces)
+
+    def forward(self, nodes: torch.Tensor, edges: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        check_set(nodes, "nodes", channels=self.in_dim)
+        batch, n, dim = nodes.shape
+        if not torch.is_tensor(edges) or edges.shape != (batch, n, n):
+            raise ValueError(f"edges must have shape (batch, n, n) = {(batch, n, n)}, got "
+                             f"{tuple(edges.shape) if torch.is_tensor(edges) else type(edges).__name__}")
+        receivers = nodes.unsqueeze(2).expand(batch, n, n, dim)
+        senders = nodes.unsqueeze(1).expand(batch, n, n, dim)
+        messages = self.message(torch.cat([receivers, senders], dim=3))  # (batch, n, n, hidden): j -> i
+        weights = edges if mask is None else edges * _check_mask(mask, nodes).unsqueeze(1)  # no messages from padding
+        incoming = (weights.unsqueeze(-1) * messages).sum(dim=2)
+        features = self.update(torch.cat([nodes, incoming], dim=2))
+        sizes = n if mask is None else mask.sum(dim=1).view(-1, 1, 1)
+        return self.pool(features / sizes, mask)

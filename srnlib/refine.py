@@ -13,6 +13,9 @@ responsibility problem), search for a set that *encodes to* the input's embeddin
 The inner gradient is taken with ``torch.autograd.grad(..., create_graph=True)`` while training, so the outer
 loss trains ``G``, ``H_embed`` and ``H_agg`` through the whole loop. In ``eval()`` mode or under
 ``torch.no_grad()`` the loop runs without building a graph (cheap inference).
+
+``GraphRefiner`` (the paper's GRN) runs the same loop on a graph: node features (batch, n, d) and the weights of a
+complete graph's edges (batch, n, n) are refined together so that a graph encoder maps them to ``z``.
 """
 from __future__ import annotations
 
@@ -32,7 +35,60 @@ class Refinement(NamedTuple):
     losses: list  # inner loss of S_0 ... S_r per example, each (batch,), detached
 
 
-class SetRefiner(nn.Module):
+class _InnerDescent(nn.Module):
+    """The inner loop shared by SetRefiner and GraphRefiner: gradient descent on a tuple of tensors."""
+
+    def __init__(self, encoder: nn.Module, steps: int, lr: float, momentum: float, grad_clip: float | None):
+        super().__init__()
+        if not isinstance(encoder, nn.Module):
+            raise TypeError(f"the encoder must be an nn.Module, got {type(encoder).__name__}")
+        check_positive(steps, "steps", integer=True)
+        check_positive(lr, "lr")
+        if not isinstance(momentum, (int, float)) or not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        if grad_clip is not None:
+            check_positive(grad_clip, "grad_clip")
+        self.steps, self.lr, self.momentum, self.grad_clip = steps, float(lr), float(momentum), grad_clip
+
+    def descend(self, variables: tuple, loss_of, steps: int | None, return_trajectory: bool):
+        """Run ``steps`` steps of (momentum) SGD on ``loss_of(*variables) -> (batch,)`` from ``variables``.
+
+        Returns (final variables, trajectory [variables_0 .. variables_r], losses [(batch,) per trajectory entry]).
+        """
+        steps = self.steps if steps is None else steps
+        check_positive(steps, "steps", integer=True, allow_zero=True)
+        create_graph = self.training and torch.is_grad_enabled()
+        current = tuple(v if create_graph else v.detach() for v in variables)
+        if create_graph:  # e.g. a frozen generator: the encoder still trains through the loop
+            current = tuple(v if v.requires_grad else v.clone().requires_grad_(True) for v in current)
+        velocity = tuple(torch.zeros_like(v) for v in current)
+        trajectory, losses = [tuple(variables)], []
+        for step in range(steps):
+            with torch.enable_grad():
+                if not create_graph:
+                    current = tuple(v.detach().requires_grad_(True) for v in current)
+                loss = loss_of(*current)
+                if not torch.isfinite(loss).all():
+                    raise ValueError(f"inner loss became NaN/inf at step {step} (lr={self.lr}); lower lr or set grad_clip")
+                grads = torch.autograd.grad(loss.sum(), current, create_graph=create_graph)
+            if self.grad_clip is not None:  # one norm per example over all refined variables
+                norm = torch.stack([g.flatten(1).pow(2).sum(1) for g in grads]).sum(0).sqrt()
+                scale = (self.grad_clip / (norm + 1e-12)).clamp(max=1.0)
+                grads = tuple(g * scale.view(-1, *[1] * (g.dim() - 1)) for g in grads)
+            velocity = tuple(self.momentum * v + g for v, g in zip(velocity, grads))
+            current = tuple(x - self.lr * v for x, v in zip(current, velocity))
+            if not create_graph:
+                current = tuple(x.detach() for x in current)
+            if return_trajectory:
+                trajectory.append(current)
+                losses.append(loss.detach())
+        if return_trajectory:
+            with torch.no_grad():
+                losses.append(loss_of(*(x.detach() for x in current)))
+        return current, trajectory, losses
+
+
+class SetRefiner(_InnerDescent):
     """Refine a set ``S0`` by ``steps`` gradient steps on ``||set_encoder(S) - z||^2``.
 
     Args:
@@ -45,24 +101,13 @@ class SetRefiner(nn.Module):
 
     def __init__(self, set_encoder: nn.Module, steps: int, lr: float, momentum: float = 0.0,
                  grad_clip: float | None = None):
-        super().__init__()
-        if not isinstance(set_encoder, nn.Module):
-            raise TypeError(f"set_encoder must be an nn.Module, got {type(set_encoder).__name__}")
-        check_positive(steps, "steps", integer=True)
-        check_positive(lr, "lr")
-        if not isinstance(momentum, (int, float)) or not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
-        if grad_clip is not None:
-            check_positive(grad_clip, "grad_clip")
+        super().__init__(set_encoder, steps, lr, momentum, grad_clip)
         self.set_encoder = set_encoder
-        self.steps, self.lr, self.momentum, self.grad_clip = steps, float(lr), float(momentum), grad_clip
 
     def inner_loss(self, S: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-example inner loss ``||H_agg(S) - z||^2``: (batch, n, d), (batch, e) -> (batch,)."""
         encoded = self.set_encoder(S) if mask is None else self.set_encoder(S, mask)
-        if encoded.shape != z.shape:
-            raise ValueError(f"z must have the set encoder's output shape {tuple(encoded.shape)}, got {tuple(z.shape)}")
-        return (encoded - z).pow(2).sum(dim=1)
+        return _distance(encoded, z)
 
     def forward(self, S0: torch.Tensor, z: torch.Tensor, steps: int | None = None, return_trajectory: bool = False,
                 mask: torch.Tensor | None = None):
@@ -72,38 +117,62 @@ class SetRefiner(nn.Module):
         ``return_trajectory=True`` a ``Refinement(set, sets, losses)`` is returned instead.
         """
         check_set(S0, "S0")
-        if not torch.is_tensor(z) or z.dim() != 2 or z.shape[0] != S0.shape[0]:
-            shape = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
-            raise ValueError(f"z must have shape (batch, e) with batch = {S0.shape[0]} like S0, got {shape}")
-        steps = self.steps if steps is None else steps
-        check_positive(steps, "steps", integer=True, allow_zero=True)
-
-        create_graph = self.training and torch.is_grad_enabled()
-        S = S0 if create_graph else S0.detach()
-        if create_graph and not S.requires_grad:  # e.g. a frozen generator: still train H_agg through the loop
-            S = S.clone().requires_grad_(True)
-        velocity = torch.zeros_like(S)
-        sets, losses = [S0], []
-        for step in range(steps):
-            with torch.enable_grad():
-                if not create_graph:
-                    S = S.detach().requires_grad_(True)
-                loss = self.inner_loss(S, z, mask)
-                if not torch.isfinite(loss).all():
-                    raise ValueError(f"inner loss became NaN/inf at step {step} (lr={self.lr}); lower lr or set grad_clip")
-                (grad,) = torch.autograd.grad(loss.sum(), S, create_graph=create_graph)
-            if self.grad_clip is not None:
-                norm = grad.flatten(1).norm(dim=1).view(-1, 1, 1)
-                grad = grad * (self.grad_clip / (norm + 1e-12)).clamp(max=1.0)
-            velocity = self.momentum * velocity + grad
-            S = S - self.lr * velocity
-            if not create_graph:
-                S = S.detach()
-            if return_trajectory:
-                sets.append(S)
-                losses.append(loss.detach())
+        _check_embedding(z, S0.shape[0])
+        (S,), trajectory, losses = self.descend((S0,), lambda S: self.inner_loss(S, z, mask), steps, return_trajectory)
         if not return_trajectory:
             return S
-        with torch.no_grad():
-            losses.append(self.inner_loss(S.detach(), z.detach(), mask))
-        return Refinement(S, sets, losses)
+        return Refinement(S, [entry[0] for entry in trajectory], losses)
+
+
+class GraphRefiner(_InnerDescent):
+    """The paper's GRN: refine node features and edge weights so that ``graph_encoder(nodes, edges)`` matches ``z``.
+
+    The initial graph is the set's elements as nodes of a complete graph (edge weights 1, no self-loops) unless
+    ``edges0`` is given. Same arguments as ``SetRefiner``; ``graph_encoder`` maps
+    (nodes (batch, n, d), edges (batch, n, n), mask) -> (batch, e), e.g. ``srnlib.GraphEncoder``.
+    """
+
+    def __init__(self, graph_encoder: nn.Module, steps: int, lr: float, momentum: float = 0.0,
+                 grad_clip: float | None = None):
+        super().__init__(graph_encoder, steps, lr, momentum, grad_clip)
+        self.graph_encoder = graph_encoder
+
+    def inner_loss(self, nodes, edges, z, mask=None) -> torch.Tensor:
+        """Per-example ``||H_agg(nodes, edges) - z||^2`` -> (batch,)."""
+        return _distance(self.graph_encoder(nodes, edges, mask), z)
+
+    def forward(self, nodes0: torch.Tensor, z: torch.Tensor, edges0: torch.Tensor | None = None,
+                steps: int | None = None, return_trajectory: bool = False, mask: torch.Tensor | None = None):
+        """nodes0 (batch, n, d), z (batch, e), edges0 (batch, n, n) or None -> (nodes, edges) refined.
+
+        With ``return_trajectory=True`` returns ``((nodes, edges), [(nodes_i, edges_i), ...], losses)``.
+        """
+        check_set(nodes0, "nodes0")
+        batch, n, _ = nodes0.shape
+        _check_embedding(z, batch)
+        if edges0 is None:
+            edges0 = complete_graph(batch, n, nodes0)
+        elif not torch.is_tensor(edges0) or edges0.shape != (batch, n, n):
+            shape = tuple(edges0.shape) if torch.is_tensor(edges0) else type(edges0).__name__
+            raise ValueError(f"edges0 must have shape (batch, n, n) = {(batch, n, n)}, got {shape}")
+        refined, trajectory, losses = self.descend(
+            (nodes0, edges0), lambda nodes, edges: self.inner_loss(nodes, edges, z, mask), steps, return_trajectory)
+        return (refined, trajectory, losses) if return_trajectory else refined
+
+
+def complete_graph(batch: int, n: int, like: torch.Tensor) -> torch.Tensor:
+    """Edge weights of a complete graph without self-loops: (batch, n, n), 1 off the diagonal."""
+    eye = torch.eye(n, dtype=like.dtype, device=like.device)
+    return (1 - eye).expand(batch, n, n).clone()
+
+
+def _distance(encoded: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    if encoded.shape != z.shape:
+        raise ValueError(f"z must have the encoder's output shape {tuple(encoded.shape)}, got {tuple(z.shape)}")
+    return (encoded - z).pow(2).sum(dim=1)
+
+
+def _check_embedding(z, batch: int) -> None:
+    if not torch.is_tensor(z) or z.dim() != 2 or z.shape[0] != batch:
+        shape = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
+        raise ValueError(f"z must have shape (batch, e) with batch = {batch} like the initial set, got {shape}")

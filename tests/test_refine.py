@@ -117,7 +117,7 @@ def test_forward_rejects_bad_inputs():
         refiner(torch.randn(2, 3, dtype=torch.float64), z)
     with pytest.raises(ValueError, match="z must have shape"):
         refiner(torch.randn(3, 4, 3, dtype=torch.float64), z)
-    with pytest.raises(ValueError, match="z must have the set encoder's output shape"):
+    with pytest.raises(ValueError, match="z must have the encoder.s output shape"):
         refiner(torch.randn(2, 4, 3, dtype=torch.float64), torch.randn(2, 5, dtype=torch.float64))
     with pytest.raises(ValueError, match="steps"):
         refiner(torch.randn(2, 4, 3, dtype=torch.float64), z, steps=-2)
@@ -128,3 +128,59 @@ def test_non_finite_inner_loss_is_reported():
     z = torch.full((2, 8), float("nan"), dtype=torch.float64)
     with pytest.raises(ValueError, match="NaN/inf"):
         refiner(torch.randn(2, 4, 3, dtype=torch.float64), z)
+
+
+def make_graph_refiner(steps=3, lr=0.2):
+    from srnlib import GraphEncoder, GraphRefiner
+
+    return GraphRefiner(GraphEncoder(3, 8, hidden=16), steps=steps, lr=lr).double()
+
+
+def test_graph_refiner_is_equivariant_to_relabelling_the_nodes():
+    refiner = make_graph_refiner()
+    nodes, z = torch.randn(2, 5, 3, dtype=torch.float64), torch.randn(2, 8, dtype=torch.float64)
+    edges = torch.rand(2, 5, 5, dtype=torch.float64)
+    order = torch.randperm(5)
+    refined_nodes, refined_edges = refiner(nodes, z, edges)
+    permuted_nodes, permuted_edges = refiner(nodes[:, order], z, edges[:, order][:, :, order])
+    torch.testing.assert_close(permuted_nodes, refined_nodes[:, order])
+    torch.testing.assert_close(permuted_edges, refined_edges[:, order][:, :, order])
+
+
+def test_graph_refiner_refines_the_edges_of_a_complete_graph_and_lowers_the_loss():
+    refiner = make_graph_refiner(steps=5, lr=0.05)
+    nodes, z = torch.randn(3, 4, 3, dtype=torch.float64), torch.randn(3, 8, dtype=torch.float64)
+    (refined_nodes, refined_edges), trajectory, losses = refiner(nodes, z, return_trajectory=True)
+    initial_edges = trajectory[0][1]
+    assert torch.equal(initial_edges, 1 - torch.eye(4, dtype=torch.float64).expand(3, 4, 4))
+    assert not torch.allclose(refined_edges, initial_edges) and not torch.allclose(refined_nodes, nodes)
+    assert losses[-1].mean() < losses[0].mean()
+
+
+def test_graph_refiner_gradients_reach_the_node_producer_and_the_graph_encoder():
+    producer = nn.Linear(6, 4 * 3).double()
+    refiner = make_graph_refiner()
+    x, z = torch.randn(2, 6, dtype=torch.float64), torch.randn(2, 8, dtype=torch.float64)
+    refined_nodes, refined_edges = refiner(producer(x).view(2, 4, 3), z)
+    (refined_nodes.pow(2).sum() + refined_edges.pow(2).sum()).backward()
+    for module in (producer, refiner.graph_encoder):
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters()), module
+
+
+def test_graph_encoder_ignores_padded_nodes():
+    from srnlib import GraphEncoder
+
+    encoder = GraphEncoder(3, 8, hidden=16).double()
+    nodes, edges = torch.randn(1, 3, 3, dtype=torch.float64), torch.rand(1, 3, 3, dtype=torch.float64)
+    padded_nodes = torch.cat([nodes, torch.randn(1, 2, 3, dtype=torch.float64)], dim=1)
+    padded_edges = torch.rand(1, 5, 5, dtype=torch.float64)
+    padded_edges[:, :3, :3] = edges
+    mask = torch.tensor([[True, True, True, False, False]])
+    torch.testing.assert_close(encoder(padded_nodes, padded_edges, mask), encoder(nodes, edges))
+
+
+def test_graph_refiner_rejects_bad_edges():
+    refiner = make_graph_refiner()
+    with pytest.raises(ValueError, match="edges0"):
+        refiner(torch.randn(2, 4, 3, dtype=torch.float64), torch.randn(2, 8, dtype=torch.float64),
+                torch.rand(2, 4, 5, dtype=torch.float64))
