@@ -1,0 +1,15 @@
+"""The C-SWM world-model experiment (Section 3.2): transition data and the ranking metric.
+
+    srnlib.cswm.collect(env_name, episodes, steps=10, seed=0) -> Transitions   "pong", "space_invaders", "shapes"
+    srnlib.cswm.TransitionDataset(transitions)   items (obs (C, 50, 50), action, next_obs (C, 50, 50)), C = 6 / 3
+    srnlib.cswm.multi_step_eval(transitions)     {1, 5, 10: MultiStepEval(obs, actions (N, k), next_obs, target_ids)}
+    srnlib.cswm.ranking_scores(predicted (N, K, D), targets (N, K, D), target_ids) -> {"h1": pct, "mrr": pct}
+"""
+from . import data, ranking
+from .data import (ENV_NAMES, EVAL_HORIZONS, MultiStepEval, TransitionDataset, Transitions, ale_available, collect,
+                   multi_step_eval, observation_ids, push, render_shapes)
+from .ranking import ranking_scores, target_ranks
+
+__all__ = ["ENV_NAMES", "EVAL_HORIZONS", "MultiStepEval", "TransitionDataset", "Transitions", "ale_available",
+           "collect", "data", "multi_step_eval", "observation_ids", "push", "ranking", "ranking_scores",
+           "render_shapes", "target_ranks"]
