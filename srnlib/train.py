@@ -114,10 +114,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict | None:
             raise ValueError("not a srnlib checkpoint")
         return state
     except Exception as error:  # unreadable, truncated or foreign: never use it, keep it for inspection
-        aside = path.with_name(path.name + ".corrupt")
-        os.replace(path, aside)
-        warnings.warn(f"checkpoint {path} is unreadable ({error}); moved to {aside.name} and training from scratch")
+        _set_aside(path, f"is unreadable ({error})")
         return None
+
+
+def _set_aside(path: Path, reason: str) -> None:
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    warnings.warn(f"checkpoint {path} {reason}; moved to {aside.name} and training from scratch")
 
 
 def to_device(batch, device: torch.device):
@@ -162,10 +166,14 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
     first_epoch = 0
     state = None if (checkpoint is None or retrain) else load_checkpoint(checkpoint)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        history, first_epoch = list(state["history"]), int(state["epoch"])
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as error:  # saved by another version of the model's code
+            _set_aside(Path(checkpoint), f"does not fit this model ({str(error).splitlines()[0]})")
+        else:
+            torch.set_rng_state(state["torch_rng"])
+            history, first_epoch = list(state["history"]), int(state["epoch"])
     if first_epoch >= epochs:
         model.eval()
         return history

@@ -137,3 +137,13 @@ def test_a_diverging_loss_stops_training():
     with pytest.raises(FloatingPointError, match="epoch 1"):
         train.fit(model, optimizer, problem(), lambda m, b: torch.tensor(float("nan"), requires_grad=True),
                   epochs=1, batch_size=16)
+
+
+def test_a_checkpoint_of_another_architecture_is_set_aside_not_loaded(tmp_path):
+    run(tmp_path / "m.pt", epochs=2)
+    train.seed_everything(0)
+    wider = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 1))  # the model's code changed since
+    with pytest.warns(UserWarning, match="does not fit this model"):
+        history = train.fit(wider, torch.optim.Adam(wider.parameters()), problem(), step, epochs=2, batch_size=16,
+                            checkpoint=tmp_path / "m.pt")
+    assert len(history) == 2 and (tmp_path / "m.pt.corrupt").exists()
