@@ -1,0 +1,15 @@
+"""The CLUTRR experiment (Section 3.3): CLUTRR-style kinship stories, the official CSV loader and the Dataset.
+
+    srnlib.clutrr.generate(n, k=(2, 3, 4), seed=0) -> list[Story] (sentences, query (A, B), target, k, path, tree)
+    srnlib.clutrr.cached_stories(n, k, seed)           the same, cached under data/clutrr/
+    srnlib.clutrr.load_csv(path)                        stories from the official CLUTRR CSV format
+    srnlib.clutrr.Vocabulary.build(stories)             tokens -> indices (names become @ent<j> placeholders)
+    srnlib.clutrr.ClutrrDataset(stories, vocabulary)    (sentences (S, W), mask (S,), query (2,), target, k)
+    srnlib.clutrr.collate                               batches trimmed to the longest story and sentence
+"""
+from . import data
+from .data import (COMPOSITION, RELATIONS, ClutrrDataset, FamilyTree, Story, Vocabulary, cached_stories, collate,
+                   compose, generate, load_csv, random_tree, relation_in_tree, tokenize)
+
+__all__ = ["COMPOSITION", "RELATIONS", "ClutrrDataset", "FamilyTree", "Story", "Vocabulary", "cached_stories",
+           "collate", "compose", "data", "generate", "load_csv", "random_tree", "relation_in_tree", "tokenize"]
