@@ -55,3 +55,27 @@ def rotation_figure(sweeps: dict[str, dict], title: str = ""):
     slot_axis.set_title(title)
     figure.tight_layout()
     return figure
+
+
+def refinement_panels(images: torch.Tensor, points: torch.Tensor, continuous: torch.Tensor, proposals: torch.Tensor,
+                      refined: torch.Tensor, titles: list[str], grid_size: int):
+    """One panel per input: the image, the true points (white rings), the continuous model's list (red), the
+    iterative model's proposal S0 (light blue) and its refined set S_r (blue), arrows from S0 to S_r.
+
+    images (k, grid_size**2); points, continuous, proposals, refined (k, n, 2).
+    """
+    figure, axes = plt.subplots(1, len(images), figsize=(2.8 * len(images), 3.0))
+    for i, axis in enumerate(axes):
+        axis.imshow(images[i].view(grid_size, grid_size), origin="lower", extent=(-1.5, 1.5, -1.5, 1.5), cmap="gray")
+        axis.scatter(*points[i].T, s=140, facecolors="none", edgecolors="white", linewidths=1.5, label="truth")
+        axis.scatter(*continuous[i].T, s=30, marker="x", color=MODEL_COLOURS["continuous"], label="continuous")
+        axis.scatter(*proposals[i].T, s=25, color="lightskyblue", label="S0 (proposal)")
+        axis.scatter(*refined[i].T, s=25, color=MODEL_COLOURS["iterative"], label="S_r (refined)")
+        for start, end in zip(proposals[i], refined[i]):
+            axis.annotate("", xy=end.tolist(), xytext=start.tolist(),
+                          arrowprops=dict(arrowstyle="->", color="lightskyblue", lw=1))
+        axis.set_title(titles[i], fontsize=9)
+        axis.set_xticks([]), axis.set_yticks([])
+    axes[-1].legend(fontsize=7, loc="lower right", framealpha=0.8)
+    figure.tight_layout()
+    return figure
