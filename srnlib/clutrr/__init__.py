@@ -6,10 +6,11 @@
     srnlib.clutrr.Vocabulary.build(stories)             tokens -> indices (names become @ent<j> placeholders)
     srnlib.clutrr.ClutrrDataset(stories, vocabulary)    (sentences (S, W), mask (S,), query (2,), target, k)
     srnlib.clutrr.collate                               batches trimmed to the longest story and sentence
+    srnlib.clutrr.models.KinshipReasoner("rn" | "rn_srn" | "rn_grn", ...) the three models
 """
-from . import data
+from . import data, models
 from .data import (COMPOSITION, RELATIONS, ClutrrDataset, FamilyTree, Story, Vocabulary, cached_stories, collate,
                    compose, generate, load_csv, random_tree, relation_in_tree, tokenize)
 
 __all__ = ["COMPOSITION", "RELATIONS", "ClutrrDataset", "FamilyTree", "Story", "Vocabulary", "cached_stories",
-           "collate", "compose", "data", "generate", "load_csv", "random_tree", "relation_in_tree", "tokenize"]
+           "collate", "compose", "data", "models", "generate", "load_csv", "random_tree", "relation_in_tree", "tokenize"]

@@ -4,12 +4,13 @@
     srnlib.cswm.TransitionDataset(transitions)   items (obs (C, 50, 50), action, next_obs (C, 50, 50)), C = 6 / 3
     srnlib.cswm.multi_step_eval(transitions)     {1, 5, 10: MultiStepEval(obs, actions (N, k), next_obs, target_ids)}
     srnlib.cswm.ranking_scores(predicted (N, K, D), targets (N, K, D), target_ids) -> {"h1": pct, "mrr": pct}
+    srnlib.cswm.models.build_model("cswm" | "srn", cfg) -> WorldModel     C-SWM and C-SWM+SRN
 """
-from . import data, ranking
+from . import data, models, ranking
 from .data import (ENV_NAMES, EVAL_HORIZONS, MultiStepEval, TransitionDataset, Transitions, ale_available, collect,
                    multi_step_eval, observation_ids, push, render_shapes)
 from .ranking import ranking_scores, target_ranks
 
 __all__ = ["ENV_NAMES", "EVAL_HORIZONS", "MultiStepEval", "TransitionDataset", "Transitions", "ale_available",
-           "collect", "data", "multi_step_eval", "observation_ids", "push", "ranking", "ranking_scores",
+           "collect", "data", "models", "multi_step_eval", "observation_ids", "push", "ranking", "ranking_scores",
            "render_shapes", "target_ranks"]

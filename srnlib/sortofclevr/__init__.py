@@ -6,14 +6,15 @@
     srnlib.sortofclevr.render(objects)                 object tables -> images
     srnlib.sortofclevr.SortOfClevrDataset(n, seed, ...) cached torch Dataset of (image, question, answer, category)
     srnlib.sortofclevr.rotate / translate / shift_inside / sample_easy for the robustness tasks
+    srnlib.sortofclevr.models.build_model("rn" | "rn_srn", cfg) -> RelationNetwork
 """
-from . import data
+from . import data, models
 from .data import (ANSWER_NAMES, CATEGORY_NAMES, COLOUR_NAMES, SHAPE_NAMES, EasyQuestions, SortOfClevr,
                    SortOfClevrDataset, answer, category_masks, decode_questions, describe_question, encode_questions,
                    fits_every_rotation, furthest_ratio, generate, inside_image, is_easy, question_categories, render,
                    render_labels, rotate, sample_easy, shift_inside, translate)
 
 __all__ = ["ANSWER_NAMES", "CATEGORY_NAMES", "COLOUR_NAMES", "SHAPE_NAMES", "EasyQuestions", "SortOfClevr",
-           "SortOfClevrDataset", "answer", "category_masks", "data", "decode_questions", "describe_question",
+           "SortOfClevrDataset", "answer", "category_masks", "data", "models", "decode_questions", "describe_question",
            "encode_questions", "fits_every_rotation", "furthest_ratio", "generate", "inside_image", "is_easy",
            "question_categories", "render", "render_labels", "rotate", "sample_easy", "shift_inside", "translate"]
