@@ -61,3 +61,11 @@ def test_parallel_jobs_give_the_same_verdicts(notebooks, isolated_home):
     assert run.main(["--profile", "smoke", "--notebooks", str(notebooks), "--jobs", "2", "--only", "00,01"]) == 1
     summary = json.loads((isolated_home / "results" / "SUMMARY.smoke.json").read_text())
     assert [(r["notebook"], r["ok"]) for r in summary["runs"]] == [("00_fine", True), ("01_broken", False)]
+
+
+def test_report_only_rebuilds_the_summary_without_running(notebooks, isolated_home):
+    (isolated_home / "results").mkdir(exist_ok=True)
+    (isolated_home / "results" / "00_fine.smoke.json").write_text('{"notebook": "00_fine", "answer": 1.0}')
+    assert run.main(["--profile", "smoke", "--notebooks", str(notebooks), "--report-only"]) == 0
+    assert not (isolated_home / "runs").exists()
+    assert "00_fine" in (isolated_home / "results" / "SUMMARY.smoke.md").read_text()
