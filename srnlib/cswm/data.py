@@ -50,11 +50,8 @@ a temporary name and moved into place with ``os.replace``, and loaded with ``all
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import json
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +60,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from ..cache import key_hash, load_arrays, save_arrays
 from ..paths import data_dir
 
 ENV_NAMES = ("pong", "space_invaders", "shapes")
@@ -439,14 +437,6 @@ def _cache_key(env_name: str, episodes: int, steps: int, seed: int, burn_in: int
     return key
 
 
-def _checksum(arrays: dict) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        digest.update(name.encode())
-        digest.update(str(arrays[name].shape).encode())
-        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
-    return digest.hexdigest()
-
 
 def _expected_shapes(key: dict) -> dict:
     episodes, steps = key["episodes"], key["steps"]
@@ -462,43 +452,9 @@ def cache_path(env_name: str, episodes: int, steps: int = 10, seed: int = 0, bur
     """Where ``collect`` caches these parameters: ``data/cswm/<env>_<episodes>x<steps>_seed<seed>_<hash>.npz``."""
     env_name = _check_env_name(env_name)
     burn_in = _default_burn_in(env_name, burn_in)
-    key = json.dumps(_cache_key(env_name, episodes, steps, seed, burn_in), sort_keys=True)
-    name = hashlib.sha256(key.encode()).hexdigest()[:16]
+    name = key_hash(_cache_key(env_name, episodes, steps, seed, burn_in))
     folder = Path(folder) if folder is not None else data_dir() / "cswm"
     return folder / f"{env_name}_{episodes}x{steps}_seed{seed}_burn{burn_in}_{name}.npz"
-
-
-def _load_cache(path: Path, key: dict):
-    """The cached arrays when the file's key, checksum and shapes match, else None (never trusts a bad file)."""
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            stored_key = json.loads(str(stored["key"]))
-            checksum = str(stored["checksum"])
-            arrays = {name: stored[name] for name in _expected_shapes(key)}
-        if stored_key != key:
-            raise ValueError(f"cache key {stored_key} does not match {key}")
-        if any(arrays[name].shape != shape for name, shape in _expected_shapes(key).items()):
-            raise ValueError("array shapes do not match the key")
-        if checksum != _checksum(arrays):
-            raise ValueError("checksum mismatch")
-        return arrays
-    except Exception as error:  # corrupt, truncated, foreign or stale: regenerate, never use
-        warnings.warn(f"C-SWM data cache {path.name} is unusable ({error}); regenerating it")
-        return None
-
-
-def _save_cache(path: Path, key: dict, arrays: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-    try:
-        np.savez_compressed(temporary, key=np.array(json.dumps(key, sort_keys=True)),
-                            checksum=np.array(_checksum(arrays)), **arrays)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 def _default_burn_in(env_name: str, burn_in) -> int:
@@ -528,13 +484,13 @@ def collect(env_name: str, episodes: int, steps: int = 10, seed: int = 0, burn_i
         raise TypeError(f"cache must be a bool, got {type(cache).__name__}")
     key = _cache_key(env_name, int(episodes), int(steps), int(seed), burn_in)
     path = cache_path(env_name, int(episodes), int(steps), int(seed), burn_in, cache_dir) if cache else None
-    arrays = _load_cache(path, key) if cache else None
+    arrays = load_arrays(path, key, _expected_shapes(key), "C-SWM data") if cache else None
     if arrays is None:
         if env_name == "shapes":
             arrays = _collect_shapes(int(episodes), int(steps), int(seed))
         else:
             arrays = _collect_atari(env_name, int(episodes), int(steps), int(seed), burn_in)
         if cache:
-            _save_cache(path, key, arrays)
+            save_arrays(path, key, arrays, compress=True)
     return Transitions(env_name, arrays["frames"], arrays["actions"].astype(np.int64),
                        arrays["positions"].astype(np.int64) if "positions" in arrays else None, path)

@@ -34,11 +34,7 @@ furthest).
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +42,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..cache import key_hash, load_arrays, save_arrays
 from ..paths import data_dir
 
 IMAGE_SIZE = 75
@@ -546,54 +543,19 @@ def _cache_key(n: int, seed: int, questions_per_image: int) -> dict:
             "questions_per_image": questions_per_image, "size": IMAGE_SIZE}
 
 
-def _checksum(*arrays: np.ndarray) -> str:
-    digest = hashlib.sha256()
-    for array in arrays:
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
 def cache_path(n: int, seed: int, questions_per_image: int = 20, folder: str | os.PathLike | None = None) -> Path:
     """Where the cache of these generation parameters lives: ``data/sortofclevr/<parameters and their hash>.npz``."""
-    key = json.dumps(_cache_key(n, seed, questions_per_image), sort_keys=True)
-    name = hashlib.sha256(key.encode()).hexdigest()[:16]
+    name = key_hash(_cache_key(n, seed, questions_per_image))
     folder = Path(folder) if folder is not None else data_dir() / "sortofclevr"
     return folder / f"sortofclevr_{n}_seed{seed}_q{questions_per_image}_{name}.npz"
 
 
-_CACHED_ARRAYS = ("objects", "question_codes", "answers", "labels")
-
-
 def _load_cache(path: Path, key: dict):
     """The cached arrays when the file's key, checksum and shapes match, else None (never trusts a bad file)."""
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            stored_key = json.loads(str(stored["key"]))
-            arrays = {name: stored[name] for name in _CACHED_ARRAYS}
-            checksum = str(stored["checksum"])
-        if stored_key != key:
-            raise ValueError(f"cache key {stored_key} does not match {key}")
-        if checksum != _checksum(*(arrays[name] for name in _CACHED_ARRAYS)):
-            raise ValueError("checksum mismatch")
-        n, q = key["n"], key["questions_per_image"]
-        expected = {"objects": (n, N_OBJECTS, 4), "question_codes": (n, q, 3), "answers": (n, q),
-                    "labels": (n, IMAGE_SIZE, IMAGE_SIZE)}
-        if any(arrays[name].shape != shape for name, shape in expected.items()):
-            raise ValueError("array shapes do not match the key")
-        return arrays
-    except Exception as error:  # corrupt, truncated, foreign or stale: regenerate, never use
-        warnings.warn(f"Sort-of-CLEVR cache {path.name} is unusable ({error}); regenerating it")
-        return None
-
-
-def _save_cache(path: Path, key: dict, arrays: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-    np.savez(temporary, key=np.array(json.dumps(key, sort_keys=True)),
-             checksum=np.array(_checksum(*(arrays[name] for name in _CACHED_ARRAYS))), **arrays)
-    os.replace(temporary, path)
+    n, q = key["n"], key["questions_per_image"]
+    expected = {"objects": (n, N_OBJECTS, 4), "question_codes": (n, q, 3), "answers": (n, q),
+                "labels": (n, IMAGE_SIZE, IMAGE_SIZE)}
+    return load_arrays(path, key, expected, "Sort-of-CLEVR")
 
 
 class SortOfClevrDataset(Dataset):
@@ -623,7 +585,7 @@ class SortOfClevrDataset(Dataset):
             stored = {"objects": objects, "question_codes": codes, "answers": answers.astype(np.int8),
                       "labels": render_labels(objects).numpy()}
             if cache:
-                _save_cache(self.path, key, stored)
+                save_arrays(self.path, key, stored)
         codes = stored["question_codes"].astype(np.int64)
         self.questions_per_image = questions_per_image
         self.objects = stored["objects"]  # (n, 6, 4) float32

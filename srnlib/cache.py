@@ -1,0 +1,67 @@
+"""On-disk caches of generated datasets: one ``.npz`` per set of generation parameters, never trusted blindly.
+
+A cache file stores its ``key`` (the generation parameters, as JSON), a SHA-256 ``checksum`` of its arrays, and the
+arrays. ``load_arrays`` returns them only when the key, the checksum and the expected shapes all match; anything
+else (a truncated or tampered file, another generation's file, an old format) gives a warning and ``None``, so the
+caller regenerates. ``save_arrays`` writes a temporary file and renames it, so a kill never leaves half a cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+
+def key_hash(key: dict) -> str:
+    """A short stable hash of a cache key (16 hex digits)."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def checksum(arrays: dict) -> str:
+    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def load_arrays(path: Path, key: dict, expected_shapes: dict[str, tuple], label: str) -> dict | None:
+    """The cached arrays named in ``expected_shapes`` if the file matches ``key``, its checksum and the shapes."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            stored_key = json.loads(str(stored["key"]))
+            stored_checksum = str(stored["checksum"])
+            arrays = {name: stored[name] for name in expected_shapes}
+        if stored_key != key:
+            raise ValueError(f"cache key {stored_key} does not match {key}")
+        if any(arrays[name].shape != tuple(shape) for name, shape in expected_shapes.items()):
+            raise ValueError("array shapes do not match the key")
+        if stored_checksum != checksum(arrays):
+            raise ValueError("checksum mismatch")
+        return arrays
+    except Exception as error:  # corrupt, truncated, foreign or stale: regenerate, never use
+        warnings.warn(f"{label} cache {path.name} is unusable ({error}); regenerating it")
+        return None
+
+
+def save_arrays(path: Path, key: dict, arrays: dict, compress: bool = False) -> None:
+    """Write ``arrays`` with their key and checksum atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
+    save = np.savez_compressed if compress else np.savez
+    try:
+        save(temporary, key=np.array(json.dumps(key, sort_keys=True)), checksum=np.array(checksum(arrays)), **arrays)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
