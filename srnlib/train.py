@@ -140,7 +140,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
         seed: int = 0, device: str | torch.device | None = None, checkpoint: str | os.PathLike | None = None,
         evaluate: Callable[[torch.nn.Module], dict] | None = None,
         on_epoch_start: Callable[[torch.nn.Module, int], None] | None = None,
-        retrain: bool = False, desc: str = "train") -> list[dict]:
+        retrain: bool = False, desc: str = "train", select_best: str | None = None) -> list[dict]:
     """Train ``model`` (in place) for ``epochs`` epochs and return the metrics history (one dict per epoch).
 
     Args:
@@ -150,7 +150,11 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
         evaluate: ``evaluate(model) -> dict of floats``, run in ``eval()`` mode after every epoch.
         on_epoch_start: ``hook(model, epoch)``, e.g. to raise the number of inner steps mid-training.
         retrain: ignore an existing checkpoint and train from scratch.
+        select_best: a key of ``evaluate``'s dict to maximise (e.g. validation accuracy): the model ends with the
+            weights of the best epoch instead of the last one (the paper's best-validation-epoch selection).
     """
+    if select_best is not None and evaluate is None:
+        raise ValueError("select_best needs an evaluate function that reports it")
     check_positive(epochs, "epochs", integer=True)
     check_positive(batch_size, "batch_size", integer=True)
     if len(train_data) == 0:
@@ -164,6 +168,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
         trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     history: list[dict] = []
     first_epoch = 0
+    best: dict = {}  # {"epoch": int, "score": float, "model": state_dict} of the best epoch so far
     state = None if (checkpoint is None or retrain) else load_checkpoint(checkpoint)
     if state is not None:
         try:
@@ -174,9 +179,9 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
         else:
             torch.set_rng_state(state["torch_rng"])
             history, first_epoch = list(state["history"]), int(state["epoch"])
+            best = state.get("best", {})
     if first_epoch >= epochs:
-        model.eval()
-        return history
+        return _finish(model, best, history)
 
     bar = tqdm(range(first_epoch, epochs), desc=desc, initial=first_epoch, total=epochs, unit="epoch",
                disable=True if rank != 0 else None)
@@ -211,12 +216,24 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
                 record.update({key: float(value) for key, value in evaluate(model).items()})
         record["seconds"] = time.perf_counter() - started
         history.append(record)
+        if select_best is not None and (not best or record[select_best] > best["score"]):
+            best = {"epoch": epoch + 1, "score": record[select_best],
+                    "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
         bar.set_postfix(loss=f"{record['train_loss']:.4g}")
         if checkpoint is not None and rank == 0:
             save_atomic({"format": CHECKPOINT_FORMAT, "epoch": epoch + 1, "epochs": epochs,
                          "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "torch_rng": torch.get_rng_state(), "history": history}, checkpoint)
+                         "torch_rng": torch.get_rng_state(), "history": history, "best": best}, checkpoint)
         if distributed:
             dist.barrier()
+    return _finish(model, best, history)
+
+
+def _finish(model: torch.nn.Module, best: dict, history: list[dict]) -> list[dict]:
+    """Put the best epoch's weights in place (when selecting), mark it in the history, and switch to eval mode."""
+    if best:
+        model.load_state_dict(best["model"])
+        for record in history:
+            record["selected"] = record["epoch"] == best["epoch"]
     model.eval()
     return history

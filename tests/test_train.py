@@ -147,3 +147,32 @@ def test_a_checkpoint_of_another_architecture_is_set_aside_not_loaded(tmp_path):
         history = train.fit(wider, torch.optim.Adam(wider.parameters()), problem(), step, epochs=2, batch_size=16,
                             checkpoint=tmp_path / "m.pt")
     assert len(history) == 2 and (tmp_path / "m.pt.corrupt").exists()
+
+
+def test_select_best_keeps_the_best_validation_epoch_even_across_a_resume(tmp_path):
+    scores = iter([0.2, 0.9, 0.4, 0.1])  # epoch 2 is the best
+    snapshots = {}
+
+    def evaluate(model):
+        snapshots[len(snapshots) + 1] = {k: v.clone() for k, v in model.state_dict().items()}
+        return {"val_accuracy": next(scores)}
+
+    model, optimizer = build()
+    hook_calls = []
+
+    def interrupt_at_3(model, epoch):
+        hook_calls.append(epoch)
+        if epoch == 3 and len(hook_calls) == 4:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train.fit(model, optimizer, problem(), step, epochs=4, batch_size=16, checkpoint=tmp_path / "m.pt",
+                  evaluate=evaluate, select_best="val_accuracy", on_epoch_start=interrupt_at_3)
+    model, optimizer = build(seed=5)
+    history = train.fit(model, optimizer, problem(), step, epochs=4, batch_size=16, checkpoint=tmp_path / "m.pt",
+                        evaluate=evaluate, select_best="val_accuracy")
+    assert [r["selected"] for r in history] == [False, True, False, False]
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, snapshots[2][name]), name
+    with pytest.raises(ValueError, match="select_best"):
+        train.fit(model, optimizer, problem(), step, epochs=1, batch_size=16, select_best="val_accuracy")
