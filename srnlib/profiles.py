@@ -30,6 +30,19 @@ SETTINGS: dict[str, dict[str, dict]] = {
                       encoder_hidden=128, inner_steps=10, inner_lr=1.0, inner_momentum=0.0,
                       rotation_angles=3601, validation_pairs=256),
     },
+    # Notebook 03: Sort-of-CLEVR (Section 3.1). quick is a first CPU-sized guess, not yet tuned to show the effect;
+    # paper follows the paper: 100k/1k/1k images, 50 epochs, 5 inner steps, robustness 200 x 720 and 1,000 x 720.
+    "sortofclevr": {
+        "smoke": dict(train_images=64, val_images=16, test_images=16, questions_per_image=4, epochs=1, batch_size=32,
+                      lr=1e-3, embed_dim=32, agg_hidden=64, inner_steps=2, inner_lr=0.5, inner_grad_clip=None,
+                      robust_positions=2, robust_angles=4, robust_images=3),
+        "quick": dict(train_images=5_000, val_images=200, test_images=500, questions_per_image=10, epochs=4,
+                      batch_size=64, lr=3e-4, embed_dim=64, agg_hidden=128, inner_steps=5, inner_lr=0.5,
+                      inner_grad_clip=None, robust_positions=40, robust_angles=72, robust_images=100),
+        "paper": dict(train_images=100_000, val_images=1_000, test_images=1_000, questions_per_image=20, epochs=50,
+                      batch_size=64, lr=1e-4, embed_dim=128, agg_hidden=512, inner_steps=5, inner_lr=0.5,
+                      inner_grad_clip=None, robust_positions=200, robust_angles=720, robust_images=1_000),
+    },
 }
 
 

@@ -1,0 +1,135 @@
+"""Training and evaluation behind the Sort-of-CLEVR lesson: Table 2, the 0-step ablation and the robustness tasks.
+
+Every function takes the settings ``cfg`` (a dict with the keys named in each docstring). Shapes:
+    images (B, 3, 75, 75); questions (B, 11) one-hot; answers (B,) indices into ANSWER_NAMES;
+    object tables (N, 6, 4) = [colour, x, y, shape].
+
+Robustness (Section 3.1): both tasks ask "what is the shape of the object furthest from <colour>?" about "easy"
+tables (the furthest object at least twice as far as the second furthest) and rotate the objects' *coordinates*
+(the shapes stay axis-aligned, as in training). A rotated table that leaves the image is translated back inside
+(``shift_inside``), which keeps every distance and so the answer. A model is robust on a table when it answers
+correctly at every rotation angle.
+    Synthetic: one easy table, translated to ``robust_positions`` positions, each rotated by ``robust_angles`` angles.
+    Dataset:   ``robust_images`` new easy tables, each rotated by ``robust_angles`` angles.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..train import checkpoint_path, cosine_lr, default_device, fit, seed_everything
+from .data import (CATEGORY_NAMES, FURTHEST_Q, SortOfClevrDataset, encode_questions, labels_to_images, render,
+                   rotate, sample_easy, shift_inside, translate)
+from .models import build_model
+
+EXPERIMENT = "sortofclevr"
+KINDS = ("rn", "rn_srn")
+REPORTED = ("non_relational", "relational", "furthest", "closest", "count")
+
+
+def datasets(cfg) -> tuple[SortOfClevrDataset, SortOfClevrDataset, SortOfClevrDataset]:
+    """(train, validation, test) of ``train_images`` / ``val_images`` / ``test_images`` images, disjoint seeds."""
+    q = cfg["questions_per_image"]
+    return (SortOfClevrDataset(cfg["train_images"], seed=0, questions_per_image=q),
+            SortOfClevrDataset(cfg["val_images"], seed=1, questions_per_image=q),
+            SortOfClevrDataset(cfg["test_images"], seed=2, questions_per_image=q))
+
+
+def classification_step(model: nn.Module, batch) -> dict:
+    images, questions, answers, _ = batch
+    logits = model(images, questions)
+    return {"loss": nn.functional.cross_entropy(logits, answers),
+            "accuracy": (logits.argmax(dim=1) == answers).float().mean()}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, questions: torch.Tensor, batch_size: int = 256,
+            inner_steps: int | None = None) -> torch.Tensor:
+    """Answer indices (N,) for images (N, 3, 75, 75) and questions (N, 11), in batches, in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    answers = [model(images[i:i + batch_size].to(device), questions[i:i + batch_size].to(device),
+                     inner_steps=inner_steps).argmax(dim=1).cpu() for i in range(0, len(images), batch_size)]
+    return torch.cat(answers)
+
+
+def accuracy_by_category(model: nn.Module, dataset: SortOfClevrDataset, batch_size: int = 256,
+                         inner_steps: int | None = None) -> dict[str, float]:
+    """Percent correct on ``dataset`` for non_relational, relational and each of the six question subtypes."""
+    n, q = dataset.answers.shape
+    per_chunk = max(1, batch_size // q)  # images per batch; each is asked all of its q questions
+    predicted = []
+    for start in range(0, n, per_chunk):
+        images = labels_to_images(dataset.labels[start:start + per_chunk]).repeat_interleave(q, dim=0)
+        questions = dataset.questions[start:start + per_chunk].reshape(-1, dataset.questions.shape[-1])
+        predicted.append(predict(model, images, questions, batch_size, inner_steps))
+    correct = (torch.cat(predicted) == dataset.answers.reshape(-1)).float()
+    categories = dataset.categories.reshape(-1)
+    scores = {name: float(100 * correct[categories == index].mean()) for index, name in enumerate(CATEGORY_NAMES)}
+    scores["non_relational"] = float(100 * correct[categories < 3].mean())
+    scores["relational"] = float(100 * correct[categories >= 3].mean())
+    return scores
+
+
+def load_or_train(kind: str, cfg, seed: int = 0, retrain: bool = False, device=None):
+    """The ``kind`` ("rn" / "rn_srn") model, trained with Adam ``lr`` for ``epochs`` (cosine schedule) and the
+    best validation epoch (relational accuracy) kept; cached by (profile, seed, settings). -> (model, history)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    train_set, val_set, _ = datasets(cfg)
+    seed_everything(seed)
+    model = build_model(kind, cfg).to(default_device(device))
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    history = fit(model, optimizer, train_set, classification_step, epochs=cfg["epochs"],
+                  batch_size=cfg["batch_size"], seed=seed, device=device,
+                  checkpoint=checkpoint_path(EXPERIMENT, cfg["profile"], seed, cfg, kind),
+                  evaluate=lambda m: {f"val_{k}": v for k, v in accuracy_by_category(m, val_set).items()},
+                  on_epoch_start=cosine_lr(optimizer, cfg["epochs"]), retrain=retrain, desc=kind,
+                  select_best="val_relational")
+    return model, history
+
+
+def furthest_questions(colours: np.ndarray) -> torch.Tensor:
+    """One-hot "shape of the object furthest from <colour>?" questions: (N,) -> (N, 11)."""
+    colours = np.asarray(colours)
+    return torch.from_numpy(encode_questions(colours, np.ones_like(colours), np.full_like(colours, FURTHEST_Q - 3)))
+
+
+def answers_under_rotation(model: nn.Module, tables: np.ndarray, colours: np.ndarray, angles: int,
+                           batch_size: int = 256) -> torch.Tensor:
+    """The model's furthest-object answers for every table at ``angles`` evenly spaced rotations about its centroid.
+
+    tables (N, 6, 4), colours (N,) -> answers (N, angles), rendered after ``shift_inside``.
+    """
+    radians = np.linspace(0.0, 2 * np.pi, angles, endpoint=False)
+    rotated = shift_inside(rotate(tables[:, None], radians[None, :]))  # (N, angles, 6, 4)
+    images = render(rotated.reshape(-1, *rotated.shape[-2:]).astype(np.float32))
+    questions = furthest_questions(np.repeat(np.asarray(colours), angles))
+    return predict(model, images, questions, batch_size).view(len(tables), angles)
+
+
+def robustness_synthetic(model: nn.Module, cfg, seed: int = 0) -> float:
+    """Percent of ``robust_positions`` translations of one easy table answered right at all ``robust_angles``."""
+    easy = sample_easy(1, seed=seed)
+    rng = np.random.default_rng([seed, 200])
+    offsets = rng.uniform(-20, 20, size=(cfg["robust_positions"], 2))
+    tables = shift_inside(translate(easy.objects[0], offsets))  # (positions, 6, 4)
+    colours = np.repeat(easy.colours, len(tables))
+    answers = answers_under_rotation(model, tables, colours, cfg["robust_angles"])
+    return float(100 * (answers == int(easy.answers[0])).all(dim=1).float().mean())
+
+
+def robustness_dataset(model: nn.Module, cfg, seed: int = 0) -> float:
+    """Percent of ``robust_images`` new easy tables answered right at all ``robust_angles`` rotations."""
+    easy = sample_easy(cfg["robust_images"], seed=seed + 1)
+    answers = answers_under_rotation(model, easy.objects, easy.colours, cfg["robust_angles"])
+    return float(100 * (answers == torch.from_numpy(easy.answers).unsqueeze(1)).all(dim=1).float().mean())
+
+
+def evaluate(model: nn.Module, cfg, test_set: SortOfClevrDataset, seed: int = 0) -> dict[str, float]:
+    """Table 2's row for one model: accuracy per category plus both robustness scores, in percent."""
+    scores = {key: value for key, value in accuracy_by_category(model, test_set).items() if key in REPORTED}
+    scores["robust_synthetic"] = robustness_synthetic(model, cfg, seed)
+    scores["robust_dataset"] = robustness_dataset(model, cfg, seed)
+    return scores
