@@ -86,6 +86,7 @@ def chromium(window=(1400, 1000)):
 
 def run_all_cells(driver, url: str, timeout: float = 180) -> None:
     """Open a notebook URL in JupyterLab and start "Run > Run All Cells" from the menu bar."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
@@ -99,8 +100,20 @@ def run_all_cells(driver, url: str, timeout: float = 180) -> None:
         "the kernel did not start")
     menu = "//div[contains(@class,'lm-MenuBar-itemLabel') and normalize-space(text())='{}']"
     item = "//div[contains(@class,'lm-Menu-itemLabel') and normalize-space(text())='{}']"
-    wait.until(ready.element_to_be_clickable((By.XPATH, menu.format("Run"))), "no Run menu").click()
-    wait.until(ready.element_to_be_clickable((By.XPATH, item.format("Run All Cells"))), "no Run All Cells").click()
+
+    def started(_):  # some input prompt shows [*] or [n]: the kernel took the cells
+        return any(prompt.text.strip() not in ("", "[ ]:") for prompt in
+                   driver.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputPrompt"))
+
+    for attempt in range(3):  # a click that lands while the session is still connecting is lost: retry it
+        wait.until(ready.element_to_be_clickable((By.XPATH, menu.format("Run"))), "no Run menu").click()
+        wait.until(ready.element_to_be_clickable((By.XPATH, item.format("Run All Cells"))), "no Run All Cells").click()
+        try:
+            WebDriverWait(driver, 20).until(started)
+            return
+        except TimeoutException:
+            continue
+    raise TimeoutException("Run All Cells did not start the notebook")
 
 
 def slider_output_image(driver, description: str, timeout: float):
