@@ -30,6 +30,27 @@ SETTINGS: dict[str, dict[str, dict]] = {
                       encoder_hidden=128, inner_steps=10, inner_lr=1.0, inner_momentum=0.0,
                       rotation_angles=3601, validation_pairs=256),
     },
+    # Notebooks 01-02: the Circles Dataset (Section 2.2). Set size n, element size d, embedding size e; encoder and
+    # decoder widths; inner_steps rise to more_steps from epoch more_steps_epoch on (the authors' 10 -> 20 at 20).
+    "circles": {
+        "smoke": dict(train_images=256, test_images=200, min_circles=0, max_circles=10, epochs=1, batch_size=32,
+                      lr=2e-3, n=6, d=8, e=16, encoder_channels=[8, 8, 8], group_channels=2,
+                      decoder_channels=[8, 8, 4], decoder_start=8, agg_hidden=32, inner_steps=2, inner_lr=30.0,
+                      inner_momentum=0.5, inner_grad_clip=None, more_steps=2, more_steps_epoch=1,
+                      tsne_grid=5, tsne_radius=6, interpolation_positions=5),
+        # quick deviates from the paper to fit ~10 CPU-minutes of training: 8 elements, training and test images
+        # with 0-5 circles (Table 1 reports 1-5), a light decoder, Adam 2e-3, inner lr 30 on unit-scale elements.
+        "quick": dict(train_images=6000, test_images=1000, min_circles=0, max_circles=5, epochs=4, batch_size=32,
+                      lr=2e-3, n=8, d=16, e=64, encoder_channels=[32, 32, 32], group_channels=4,
+                      decoder_channels=[16, 16, 8], decoder_start=8, agg_hidden=128, inner_steps=5, inner_lr=30.0,
+                      inner_momentum=0.5, inner_grad_clip=None, more_steps=5, more_steps_epoch=4,
+                      tsne_grid=12, tsne_radius=6, interpolation_positions=9),
+        "paper": dict(train_images=64_000, test_images=4_000, min_circles=0, max_circles=10, epochs=100,
+                      batch_size=64, lr=3e-4, n=16, d=10, e=100, encoder_channels=[64, 128, 256], group_channels=8,
+                      decoder_channels=[1024, 512, 256, 128], decoder_start=4, agg_hidden=512, inner_steps=10,
+                      inner_lr=0.1, inner_momentum=0.5, inner_grad_clip=None, more_steps=20, more_steps_epoch=20,
+                      tsne_grid=20, tsne_radius=6, interpolation_positions=17),
+    },
     # Notebook 03: Sort-of-CLEVR (Section 3.1). quick is a first CPU-sized guess, not yet tuned to show the effect;
     # paper follows the paper: 100k/1k/1k images, 50 epochs, 5 inner steps, robustness 200 x 720 and 1,000 x 720.
     "sortofclevr": {
@@ -42,6 +63,19 @@ SETTINGS: dict[str, dict[str, dict]] = {
         "paper": dict(train_images=100_000, val_images=1_000, test_images=1_000, questions_per_image=20, epochs=50,
                       batch_size=64, lr=1e-4, embed_dim=128, agg_hidden=512, inner_steps=5, inner_lr=0.5,
                       inner_grad_clip=None, robust_positions=200, robust_angles=720, robust_images=1_000),
+    },
+    # Notebook 04: C-SWM world models (Section 3.2). smoke uses the ROM-free shapes env; quick is a first CPU-sized
+    # guess, not yet tuned to show the effect; paper: C-SWM's 1,000 train / 100 eval episodes of 10 steps.
+    "cswm": {
+        "smoke": dict(games=["shapes"], objects=[5], train_episodes=20, eval_episodes=10, steps=10, epochs=1,
+                      batch_size=32, lr=5e-4, state_dim=4, hidden=32, embed_dim=16, agg_hidden=32, inner_steps=2,
+                      inner_lr=0.5, inner_grad_clip=None),
+        "quick": dict(games=["pong", "space_invaders"], objects=[3, 5], train_episodes=200, eval_episodes=100,
+                      steps=10, epochs=20, batch_size=256, lr=5e-4, state_dim=4, hidden=128, embed_dim=32,
+                      agg_hidden=64, inner_steps=5, inner_lr=0.5, inner_grad_clip=None),
+        "paper": dict(games=["pong", "space_invaders"], objects=[3, 5], train_episodes=1_000, eval_episodes=100,
+                      steps=10, epochs=500, batch_size=1024, lr=5e-4, state_dim=4, hidden=512, embed_dim=64,
+                      agg_hidden=256, inner_steps=5, inner_lr=0.5, inner_grad_clip=None),
     },
 }
 

@@ -1,0 +1,213 @@
+"""The Circles experiment: generator invariants (checked independently of the renderer), cache integrity, the
+decomposition metrics on hand-made element images, and the models' shapes, parameters and permutation behaviour."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from srnlib import metrics
+from srnlib.circles import data, experiment, models, plots
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return data.generate(400, seed=7)
+
+
+def test_shapes_range_and_counts(sample):
+    images, objects = sample
+    assert images.shape == (400, 3, 64, 64) and images.dtype == torch.float32
+    assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0
+    counts = np.array([len(o) for o in objects])
+    assert counts.min() >= 0 and counts.max() <= 10
+    assert len(set(counts.tolist())) > 5  # the counts really vary over 0..10
+    assert float(images[:, 2].abs().sum()) == 0.0  # only red and green
+
+
+def test_count_bounds_respected():
+    _, objects = data.generate(100, seed=3, min_circles=2, max_circles=4)
+    assert all(2 <= len(o) <= 4 for o in objects)
+
+
+def test_circles_inside_with_valid_radius_and_colour(sample):
+    table = np.concatenate(sample[1])
+    x, y, r, colour = table.T
+    assert np.all((r >= 1) & (r <= 11) & (r == np.round(r)))
+    assert np.all((x - r >= 0) & (x + r <= 63) & (y - r >= 0) & (y + r <= 63))
+    assert set(np.unique(colour).tolist()) == {0.0, 1.0}
+
+
+def test_no_same_colour_overlap(sample):
+    for objects in sample[1]:  # independent pairwise check from the object tables
+        for a, b in itertools.combinations(objects, 2):
+            if a[3] == b[3]:
+                assert np.hypot(a[0] - b[0], a[1] - b[1]) >= a[2] + b[2] - 1e-4
+
+
+def test_pixels_match_an_independent_per_circle_check(sample):
+    images, objects = sample
+    rows, cols = np.mgrid[0:64, 0:64]
+    for index in range(12):
+        expected = np.zeros((3, 64, 64))
+        for x, y, r, colour in objects[index]:
+            expected[int(colour)][(cols - x) ** 2 + (rows - y) ** 2 <= r ** 2] = 1.0
+        np.testing.assert_array_equal(images[index].numpy(), expected)
+
+
+def test_determinism():
+    first, objects_first = data.generate(50, seed=11)
+    second, objects_second = data.generate(50, seed=11)
+    third, _ = data.generate(50, seed=12)
+    assert torch.equal(first, second)
+    assert all(np.array_equal(a, b) for a, b in zip(objects_first, objects_second))
+    assert not torch.equal(first, third)
+
+
+def test_render_hand_placed_objects():
+    images = data.render([np.array([[10.0, 20.0, 3.0, 0.0]]), np.zeros((0, 4))])
+    assert images.shape == (2, 3, 64, 64)
+    assert images[0, 0, 20, 10] == 1 and images[0, 0, 20, 14] == 0 and images[1].sum() == 0
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="min_circles"):
+        data.generate(4, min_circles=5, max_circles=2)
+    with pytest.raises(TypeError, match="n"):
+        data.generate(2.5)
+
+
+def test_dataset_cache_roundtrip_and_corruption(tmp_path):
+    fresh = data.CirclesDataset(64, seed=5, cache_dir=tmp_path)
+    assert fresh.path.exists()
+    loaded = data.CirclesDataset(64, seed=5, cache_dir=tmp_path)
+    assert torch.equal(fresh.images, loaded.images) and torch.equal(fresh.counts, loaded.counts)
+    image, count = loaded[3]
+    assert image.shape == (3, 64, 64) and image.dtype == torch.float32 and int(count) == len(loaded.objects[3])
+
+    raw = bytearray(fresh.path.read_bytes())  # flip bytes in the middle: a corrupt cache is regenerated
+    middle = slice(len(raw) // 2, len(raw) // 2 + 64)
+    raw[middle] = bytes(byte ^ 0xFF for byte in raw[middle])
+    fresh.path.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="regenerating"):
+        repaired = data.CirclesDataset(64, seed=5, cache_dir=tmp_path)
+    assert torch.equal(repaired.images, fresh.images)
+
+    other = data.cache_path(64, 6, 0, 10, tmp_path)  # a cache of other parameters under this name: not used
+    other.write_bytes(fresh.path.read_bytes())
+    with pytest.warns(UserWarning, match="does not match"):
+        mismatched = data.CirclesDataset(64, seed=6, cache_dir=tmp_path)
+    assert not torch.equal(mismatched.images, fresh.images)
+
+
+def _element_images(active_per_image):
+    """Hand-made element images (B, 4, 3, 8, 8): image b has ``active_per_image[b]`` bright elements (0.5),
+    one faint element (0.05, below the 0.1 threshold), the rest zero."""
+    images = torch.zeros(len(active_per_image), 4, 3, 8, 8)
+    for b, active in enumerate(active_per_image):
+        images[b, :active, 0, 2, 2] = 0.5
+        if active < 4:
+            images[b, active, 1] = 0.05
+    return images
+
+
+def test_decomposition_success_on_hand_made_elements():
+    elements = _element_images([1, 2, 3, 0])
+    assert metrics.active_elements(elements).tolist() == [1, 2, 3, 0]
+    success = metrics.decomposition_success(elements, torch.tensor([1, 3, 3, 0]))
+    assert success.tolist() == [True, False, True, True]
+    table = metrics.success_by_count(success, torch.tensor([1, 3, 3, 0]), values=range(1, 4))
+    assert table["1"] == 100.0 and table["3"] == 50.0 and np.isnan(table["2"])
+
+
+def test_foreground_ari_on_hand_made_segmentation():
+    masks = torch.zeros(1, 2, 8, 8, dtype=torch.bool)
+    masks[0, 0, :, :4], masks[0, 1, :, 4:] = True, True
+    perfect = torch.zeros(1, 3, 3, 8, 8)
+    perfect[0, 2, 0, :, :4], perfect[0, 0, 1, :, 4:] = 1.0, 1.0  # element ids permuted: still perfect
+    merged = torch.zeros(1, 3, 3, 8, 8)
+    merged[0, 1, 0] = 1.0
+    assert metrics.foreground_ari(perfect, masks).item() == pytest.approx(1.0)
+    assert metrics.foreground_ari(merged, masks).item() == pytest.approx(0.0)
+
+
+def test_adjusted_rand_index_matches_scikit_learn():
+    from sklearn.metrics import adjusted_rand_score
+    generator = torch.Generator().manual_seed(0)
+    true = torch.randint(0, 4, (6, 40), generator=generator)
+    predicted = torch.randint(0, 3, (6, 40), generator=generator)
+    ours = metrics.adjusted_rand_index(true, predicted)
+    theirs = [adjusted_rand_score(t.numpy(), p.numpy()) for t, p in zip(true, predicted)]
+    np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-5)
+
+
+SMALL = dict(n=5, d=6, encoder_channels=(8, 8, 8), group_channels=2, decoder_channels=(8, 8, 4), decoder_start=8)
+
+
+def test_model_shapes_and_softmax():
+    torch.manual_seed(0)
+    images, _ = data.generate(3, seed=1)
+    for model in (models.BaselineAutoencoder(**SMALL),
+                  models.SRNAutoencoder(**SMALL, e=12, agg_hidden=16, inner_steps=2, inner_lr=1.0)):
+        out = model(images)
+        assert out.reconstruction.shape == (3, 3, 64, 64)
+        assert out.element_images.shape == (3, 5, 3, 64, 64) and out.weights.shape == (3, 5, 1, 64, 64)
+        assert out.set.shape == out.initial_set.shape == (3, 5, 6)
+        torch.testing.assert_close(out.weights.sum(dim=1), torch.ones(3, 1, 64, 64))
+        torch.testing.assert_close(out.element_images.sum(dim=1), out.reconstruction)
+    with pytest.raises(ValueError, match="images"):
+        model(torch.zeros(2, 3, 32, 32))
+
+
+def test_srn_parameters_are_baseline_plus_srn_parts():
+    torch.manual_seed(0)
+    baseline = models.BaselineAutoencoder(**SMALL)
+    srn = models.SRNAutoencoder(**SMALL, e=12, agg_hidden=16)
+    extra = sum(p.numel() for p in srn.srn_parameters())
+    assert plots.count_parameters(srn) == plots.count_parameters(baseline) + extra
+    baseline_names = {name for name, _ in baseline.named_parameters()}
+    assert {name for name, _ in srn.named_parameters()} - baseline_names == \
+        {name for name, _ in srn.named_parameters() if name.startswith(("embed.", "refiner."))}
+
+
+def test_decoder_is_equivariant_to_permuting_elements():
+    torch.manual_seed(0)
+    decoder = models.SetDecoder(6, (8, 8, 4), 8)
+    elements = torch.randn(2, 5, 6)
+    permutation = torch.tensor([3, 0, 4, 1, 2])
+    reconstruction, element_images, weights = decoder(elements)
+    permuted_reconstruction, permuted_images, _ = decoder(elements[:, permutation])
+    torch.testing.assert_close(permuted_reconstruction, reconstruction, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(permuted_images, element_images[:, permutation])
+
+
+def test_srn_refinement_is_equivariant_to_permuting_the_initial_set():
+    torch.manual_seed(0)
+    srn = models.SRNAutoencoder(**SMALL, e=12, agg_hidden=16, inner_steps=3, inner_lr=5.0).eval()
+    initial = torch.randn(2, 5, 6)
+    z = torch.randn(2, 12)
+    permutation = torch.tensor([4, 2, 0, 1, 3])
+    refined = srn.refiner(initial, z)
+    torch.testing.assert_close(srn.refiner(initial[:, permutation], z), refined[:, permutation], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(refined, initial)  # the inner loop moves the elements
+
+
+def test_build_model_and_responsibility_helpers():
+    cfg = dict(SMALL, e=12, agg_hidden=16, inner_steps=1, inner_lr=1.0, inner_momentum=0.5, inner_grad_clip=None)
+    assert isinstance(models.build_model("srn", cfg), models.SRNAutoencoder)
+    with pytest.raises(ValueError, match="kind"):
+        models.build_model("other", cfg)
+    tables = experiment.crossing_circles(4)
+    assert tables.shape == (4, 2, 4) and tables[0, 0, 0] < tables[-1, 0, 0]
+    element_images = torch.zeros(4, 3, 3, 64, 64)
+    element_images[:, 2] = data.render_table(tables[:, :1])  # element 2 draws the red circle
+    element_images[:, 0] = data.render_table(tables[:, 1:])  # element 0 the green one
+    assert experiment.responsibility(element_images, tables).tolist() == [[2, 0]] * 4
+    grid = experiment.single_circle_grid(3)
+    assert grid.shape == (18, 1, 4)
+    smooth = experiment.latent_smoothness(torch.as_tensor(grid[:, 0, :2]), grid)
+    assert smooth == pytest.approx(1.0)
