@@ -15,16 +15,14 @@ per-image loop). Rendering broadcasts pixel coordinates against circle parameter
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..cache import key_hash, load_arrays, save_arrays
 from ..paths import data_dir
 
 IMAGE_SIZE = 64
@@ -175,48 +173,16 @@ def _cache_key(n: int, seed: int, min_circles: int, max_circles: int) -> dict:
             "min_circles": min_circles, "max_circles": max_circles, "size": IMAGE_SIZE}
 
 
-def _checksum(*arrays: np.ndarray) -> str:
-    digest = hashlib.sha256()
-    for array in arrays:
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
 def cache_path(n: int, seed: int, min_circles: int, max_circles: int, folder: str | os.PathLike | None = None) -> Path:
     """Where the cache of these generation parameters lives: ``data/circles/<hash of the parameters>.npz``."""
-    key = json.dumps(_cache_key(n, seed, min_circles, max_circles), sort_keys=True)
-    name = hashlib.sha256(key.encode()).hexdigest()[:16]
+    name = key_hash(_cache_key(n, seed, min_circles, max_circles))
     folder = Path(folder) if folder is not None else data_dir() / "circles"
     return folder / f"circles_{n}_seed{seed}_{name}.npz"
 
 
-def _load_cache(path: Path, key: dict):
-    """The cached ``(table, counts, packed images)`` when the file's key and checksum match, else None."""
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            stored_key = json.loads(str(stored["key"]))
-            table, counts, packed = stored["table"], stored["counts"], stored["packed"]
-            checksum = str(stored["checksum"])
-        if stored_key != key:
-            raise ValueError(f"cache key {stored_key} does not match {key}")
-        if checksum != _checksum(table, counts, packed):
-            raise ValueError("checksum mismatch")
-        if table.shape != (key["n"], key["max_circles"], 4) or packed.shape[0] != key["n"]:
-            raise ValueError("array shapes do not match the key")
-        return table, counts, packed
-    except Exception as error:  # corrupt, truncated, foreign or stale: regenerate, never use
-        warnings.warn(f"circles cache {path.name} is unusable ({error}); regenerating it")
-        return None
-
-
-def _save_cache(path: Path, key: dict, table: np.ndarray, counts: np.ndarray, packed: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
-    np.savez(temporary, key=np.array(json.dumps(key, sort_keys=True)), table=table, counts=counts, packed=packed,
-             checksum=np.array(_checksum(table, counts, packed)))
-    os.replace(temporary, path)
+def _expected_shapes(key: dict) -> dict:
+    n = key["n"]
+    return {"table": (n, key["max_circles"], 4), "counts": (n,), "packed": (n, 3 * IMAGE_SIZE * IMAGE_SIZE // 8)}
 
 
 class CirclesDataset(Dataset):
@@ -232,15 +198,15 @@ class CirclesDataset(Dataset):
         key = _cache_key(n, seed, min_circles, max_circles)
         _check_count(n, "n", allow_zero=False)
         self.path = cache_path(n, seed, min_circles, max_circles, cache_dir) if cache else None
-        stored = _load_cache(self.path, key) if cache else None
+        stored = load_arrays(self.path, key, _expected_shapes(key), "circles") if cache else None
         if stored is None:
             table, counts = sample_objects(n, seed, min_circles, max_circles)
             images = render_table(table).to(torch.uint8)
             packed = np.packbits(images.numpy().reshape(n, -1), axis=1)
             if cache:
-                _save_cache(self.path, key, table, counts, packed)
+                save_arrays(self.path, key, {"table": table, "counts": np.asarray(counts), "packed": packed})
         else:
-            table, counts, packed = stored
+            table, counts, packed = stored["table"], stored["counts"], stored["packed"]
             bits = np.unpackbits(packed, axis=1, count=3 * IMAGE_SIZE * IMAGE_SIZE)
             images = torch.from_numpy(bits.reshape(n, 3, IMAGE_SIZE, IMAGE_SIZE))
         self.table = table  # (n, max_circles, 4)
