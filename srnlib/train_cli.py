@@ -16,7 +16,7 @@ from . import profiles
 from .train import init_distributed
 
 # Experiments that can be trained from the command line: name -> function (cfg, seed, retrain, device) in a module.
-TRAINABLE = {"responsibility": "srnlib.responsibility:train_models"}
+TRAINABLE = {"responsibility": "srnlib.responsibility:train_models", "clutrr": "srnlib.clutrr.experiment:train_models"}
 
 
 def main(argv: list[str] | None = None) -> int:

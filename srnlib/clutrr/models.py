@@ -60,20 +60,23 @@ class PairRelations(nn.Module):
 
 
 class KinshipReasoner(nn.Module):
-    """``kind`` "rn", "rn_srn" or "rn_grn" (see the module docstring); forward -> relation logits (B, relations)."""
+    """``kind`` "rn", "rn_srn" or "rn_grn" (see the module docstring); forward -> relation logits (B, relations).
+
+    ``rn_hidden`` is the width of the RN's g and f MLPs (256 in the usual RN).
+    """
 
     KINDS = ("rn", "rn_srn", "rn_grn")
 
     def __init__(self, kind: str, vocabulary_size: int, relations: int, embedding_dim: int = 100, hidden: int = 100,
                  set_size: int = 20, agg_hidden: int = 128, inner_steps: int = 5, inner_lr: float = 0.5,
-                 inner_grad_clip: float | None = None, dropout: float = 0.5):
+                 inner_grad_clip: float | None = None, dropout: float = 0.5, rn_hidden: int = 256):
         super().__init__()
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
         check_positive(set_size, "set_size", integer=True)
         self.kind, self.set_size = kind, set_size
         self.sentences = SentenceEncoder(vocabulary_size, embedding_dim, hidden, dropout)
-        self.relations = PairRelations(hidden, 2 * embedding_dim, relations)
+        self.relations = PairRelations(hidden, 2 * embedding_dim, relations, hidden=rn_hidden)
         if kind == "rn_srn":
             self.refiner = SetRefiner(SetEncoder(hidden, hidden, hidden=agg_hidden), steps=inner_steps, lr=inner_lr,
                                       grad_clip=inner_grad_clip)
