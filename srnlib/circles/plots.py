@@ -9,10 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..report import PAPER
 from .models import BaselineAutoencoder
 
-PAPER_TABLE1 = {"baseline": {"1": 45.1, "2": 16.5, "3": 7.8, "4": 3.2, "5": 1.9},
-                "srn": {"1": 95.8, "2": 88.7, "3": 79.9, "4": 72.7, "5": 65.2}}
+PAPER_TABLE1 = PAPER["table1"]  # the paper's Table 1, typed once in srnlib/report.py
 MODEL_NAMES = {"baseline": "Baseline", "srn": "SRN"}
 
 
