@@ -1,6 +1,7 @@
 """Input checks shared by the modules: clear errors that name the argument and what was expected."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -22,5 +23,13 @@ def check_positive(value, name: str, integer: bool = False, allow_zero: bool = F
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
         raise TypeError(f"{name} must be {'an int' if integer else 'a number'}, got {type(value).__name__}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
+
+
+def check_count(value, name: str, allow_zero: bool = True) -> None:
+    """An int (Python or NumPy, not bool) that is >= 0, or > 0 when ``allow_zero`` is False."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .._checks import check_count as _check_count
 from ..cache import key_hash, load_arrays, save_arrays
 from ..paths import data_dir
 
@@ -30,13 +31,6 @@ MIN_RADIUS, MAX_RADIUS = 1, 11
 RED, GREEN = 0, 1
 GENERATOR_VERSION = 1  # bump when the sampling changes, so old caches are never reused
 _MAX_ROUNDS = 100_000
-
-
-def _check_count(value, name: str, allow_zero: bool = True) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
 
 
 def sample_objects(n: int, seed: int = 0, min_circles: int = 0, max_circles: int = 10):

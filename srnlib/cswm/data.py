@@ -60,6 +60,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from .._checks import check_count as _check_count
 from ..cache import key_hash, load_arrays, save_arrays
 from ..paths import data_dir
 
@@ -88,13 +89,6 @@ _MAX_REPLAYS_PER_EPISODE = 100
 
 
 # ----------------------------------------------------------------------------------------------------------- checks
-def _check_count(value, name: str, allow_zero: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
-
-
 def _check_env_name(env_name) -> str:
     if not isinstance(env_name, str):
         raise TypeError(f"env_name must be a str, one of {ENV_NAMES}, got {type(env_name).__name__}")
@@ -476,8 +470,8 @@ def collect(env_name: str, episodes: int, steps: int = 10, seed: int = 0, burn_i
     Deterministic for a given seed; use different seeds for the train and eval sets.
     """
     env_name = _check_env_name(env_name)
-    _check_count(episodes, "episodes")
-    _check_count(steps, "steps")
+    _check_count(episodes, "episodes", allow_zero=False)
+    _check_count(steps, "steps", allow_zero=False)
     _check_count(seed, "seed", allow_zero=True)
     burn_in = _default_burn_in(env_name, burn_in)
     if not isinstance(cache, bool):

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .._checks import check_count as _check_count
 from ..cache import key_hash, load_arrays, save_arrays
 from ..paths import data_dir
 
@@ -73,13 +74,6 @@ PALETTE = torch.tensor((BACKGROUND_RGB,) + COLOURS_RGB, dtype=torch.float32) / 2
 
 
 # ----------------------------------------------------------------------------------------------------------- checks
-def _check_count(value, name: str, allow_zero: bool = True) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
-
-
 def _as_numpy(value, name: str) -> np.ndarray:
     if torch.is_tensor(value):
         return value.detach().cpu().numpy()
