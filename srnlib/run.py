@@ -123,7 +123,8 @@ def update_readme(summary: Path) -> bool:
     text = readme.read_text()
     if README_START not in text or README_END not in text:
         return False
-    body = summary.read_text().replace("# Results at", "### Results at", 1)
+    # nest the summary's headings under the README's "## Results"
+    body = "\n".join("##" + line if line.startswith("#") else line for line in summary.read_text().splitlines()) + "\n"
     head, rest = text.split(README_START, 1)
     tail = rest.split(README_END, 1)[1]
     readme.write_text(f"{head}{README_START}\n{body}{README_END}{tail}")
