@@ -86,7 +86,7 @@ def chromium(window=(1400, 1000)):
 
 def run_all_cells(driver, url: str, timeout: float = 180) -> None:
     """Open a notebook URL in JupyterLab and start "Run > Run All Cells" from the menu bar."""
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import ElementClickInterceptedException, TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
@@ -105,15 +105,42 @@ def run_all_cells(driver, url: str, timeout: float = 180) -> None:
         return any(prompt.text.strip() not in ("", "[ ]:") for prompt in
                    driver.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputPrompt"))
 
-    for attempt in range(3):  # a click that lands while the session is still connecting is lost: retry it
-        wait.until(ready.element_to_be_clickable((By.XPATH, menu.format("Run"))), "no Run menu").click()
-        wait.until(ready.element_to_be_clickable((By.XPATH, item.format("Run All Cells"))), "no Run All Cells").click()
+    seen_dialogs: list[str] = []
+    for attempt in range(4):  # a click that lands while the session is still connecting is lost: retry it
+        seen_dialogs += close_dialogs(driver)
         try:
+            wait.until(ready.element_to_be_clickable((By.XPATH, menu.format("Run"))), "no Run menu").click()
+            wait.until(ready.element_to_be_clickable((By.XPATH, item.format("Run All Cells"))),
+                       "no Run All Cells").click()
             WebDriverWait(driver, 20).until(started)
             return
-        except TimeoutException:
-            continue
-    raise TimeoutException("Run All Cells did not start the notebook")
+        except (TimeoutException, ElementClickInterceptedException):
+            continue  # a dialog got in the way or the click was lost: close what is open and try again
+    raise TimeoutException(f"Run All Cells did not start the notebook; dialogs seen: {seen_dialogs or 'none'}")
+
+
+def close_dialogs(driver) -> list[str]:
+    """Close every open JupyterLab dialog with its default ("accept") button; return what each one said.
+
+    JupyterLab may ask which kernel to use when a notebook opens before its session is ready; accepting keeps the
+    notebook's own kernel. Their texts go into the error message when the notebook never starts.
+    """
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+
+    texts = []
+    for dialog in driver.find_elements(By.CSS_SELECTOR, "dialog.jp-Dialog, .jp-Dialog"):
+        try:
+            texts.append(" ".join(dialog.text.split()))
+            print(f"closing a JupyterLab dialog: {texts[-1]!r}")
+            buttons = dialog.find_elements(By.CSS_SELECTOR, "button.jp-mod-accept") or \
+                dialog.find_elements(By.CSS_SELECTOR, "button.jp-mod-reject")
+            if buttons:
+                buttons[0].click()
+            time.sleep(1)
+        except WebDriverException:
+            continue  # it closed by itself
+    return texts
 
 
 def slider_output_image(driver, description: str, timeout: float):
