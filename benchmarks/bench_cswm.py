@@ -1,11 +1,14 @@
 """Benchmark of the C-SWM data on one CPU core (a plain script printing numbers, not a test).
 
-    .venv/bin/python benchmarks/bench_cswm.py [--episodes 200] [--steps 10] [--ale-steps 2000] [--skip-atari]
+    .venv/bin/python benchmarks/bench_cswm.py [--episodes 500] [--steps 10] [--ale-steps 2000] [--skip-atari]
+                                              [--skip-training]
 
 Prints: the raw ALE rate (gymnasium steps/s and emulated frames/s, random actions, each game's frameskip), the time
 to collect the ``quick``-sized data per game (``--episodes`` random-policy episodes of ``--steps`` steps after the
 burn-in; the issue asks for <= 2 minutes per game on one core) and to cache and reload it (in a temporary folder,
-removed afterwards), the shapes environment's transitions/s, and the ranking metric's time on 1,000 eval samples.
+removed afterwards), the shapes environment's transitions/s, the ranking metric's time on 1,000 eval samples, and
+the training step of C-SWM and C-SWM+SRN at the ``quick`` sizes (transitions/s for K = 3 and 5; this sets how many
+epochs and seeds notebook 04 can afford at ``quick``).
 """
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ import time
 import numpy as np
 import torch
 
-from srnlib import cswm
-from srnlib.cswm import data
+from srnlib import cswm, profiles
+from srnlib.cswm import data, experiment, models
 
 TARGET_SECONDS_PER_GAME = 120
 
@@ -51,12 +54,33 @@ def collection_times(game: str, episodes: int, steps: int) -> dict:
             "transitions": transitions.actions.size}
 
 
+def training_rate(kind: str, objects: int, batch_size: int, batches: int = 5) -> float:
+    """Transitions/s of one Adam step of the contrastive loss at the quick sizes (random 6-channel observations)."""
+    cfg = profiles.get("cswm", "quick")
+    model = models.build_model(kind, experiment.model_settings("space_invaders", objects, cfg, data.ATARI_ACTIONS))
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    generator = torch.Generator().manual_seed(0)
+    batch = (torch.rand(batch_size, 6, 50, 50, generator=generator),
+             torch.randint(0, data.ATARI_ACTIONS, (batch_size,), generator=generator),
+             torch.rand(batch_size, 6, 50, 50, generator=generator))
+    times = []
+    for _ in range(batches + 1):  # the first step warms up
+        started = time.perf_counter()
+        loss = model.contrastive_loss(*batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - started)
+    return batch_size / float(np.median(times[1:]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--episodes", type=int, default=200, help="episodes per game (the quick profile's size)")
+    parser.add_argument("--episodes", type=int, default=500, help="episodes per game (the quick profile's size)")
     parser.add_argument("--steps", type=int, default=10, help="transitions per episode")
     parser.add_argument("--ale-steps", type=int, default=2000, help="random steps in the raw ALE timing")
     parser.add_argument("--skip-atari", action="store_true", help="only the shapes environment and the metric")
+    parser.add_argument("--skip-training", action="store_true", help="skip the C-SWM / C-SWM+SRN training step")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -89,6 +113,15 @@ def main() -> None:
     scores = cswm.ranking_scores(predicted, targets, evaluation.target_ids)
     print(f"ranking_scores  N = {len(evaluation)}, K = 5, D = 4: {1000 * (time.perf_counter() - started):.0f} ms "
           f"(h1 {scores['h1']:.1f}, mrr {scores['mrr']:.1f} on noisy random embeddings)")
+
+
+    if not args.skip_training:
+        cfg = profiles.get("cswm", "quick")
+        for objects in cfg.objects:
+            rates = {kind: training_rate(kind, objects, cfg.batch_size) for kind in experiment.KINDS}
+            print(f"training step   K = {objects}, batch {cfg.batch_size}, quick sizes: C-SWM {rates['cswm']:,.0f} "
+                  f"transitions/s, C-SWM+SRN {rates['srn']:,.0f} transitions/s "
+                  f"(SRN overhead {rates['cswm'] / rates['srn']:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Write a notebook's headline numbers to ``results/<notebook>.<profile>.json`` with their provenance.
 
-A run with the single seed k > 0 (e.g. ``python -m srnlib.run --seeds 3``) writes ``<notebook>.<profile>.seed<k>.json``
-instead, so extra seeds never overwrite the main result.
+A run whose (first) seed is k > 0 (e.g. ``python -m srnlib.run --seeds 3``, or a notebook that pools seeds k, k + 1,
+...) writes ``<notebook>.<profile>.seed<k>.json`` instead, so extra seeds never overwrite the main result.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def write_results(notebook: str, profile: str, seeds: list[int], wall_seconds: f
     payload = {"notebook": notebook, "profile": profile, "seeds": list(seeds), "wall_seconds": round(wall_seconds, 2),
                "torch_version": torch.__version__, "device": hardware(), **metrics}
     _check_finite(payload, "results")
-    seed_suffix = f".seed{seeds[0]}" if len(seeds) == 1 and seeds[0] != 0 else ""
+    seed_suffix = f".seed{seeds[0]}" if seeds and seeds[0] != 0 else ""  # pooled seeds k, k+1, ... too
     path = results_dir() / f"{notebook}.{profile}{seed_suffix}.json"
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")

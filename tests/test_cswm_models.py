@@ -67,3 +67,16 @@ def test_bad_inputs_are_reported():
         model.transition(torch.rand(2, 3, 4), torch.tensor([1]))
     with pytest.raises(ValueError, match="kind"):
         build_model("slot", CFG)
+
+
+def test_the_object_extractor_width_is_a_setting_and_channels_last_gives_the_same_masks():
+    small = build_model("cswm", dict(CFG, cnn_hidden=4))
+    assert small.extractor.net[0].out_channels == 4 and build_model("cswm", CFG).extractor.net[0].out_channels == 32
+    observations, _, _ = batch()
+    small.eval()
+    reference = small.extractor.net(observations.contiguous())  # the plain (channels-first) layout
+    masks = small.extractor(observations)
+    assert masks.shape == (5, 3, 10, 10) and masks.is_contiguous()
+    torch.testing.assert_close(masks, reference, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="hidden"):
+        build_model("cswm", dict(CFG, cnn_hidden=0))

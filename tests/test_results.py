@@ -19,6 +19,8 @@ def test_results_of_extra_seeds_do_not_overwrite_the_main_result(isolated_home):
     pooled = srnlib.results.write_results("demo", "quick", [0, 1, 2], 1.0, value=1.5)
     assert main.name == pooled.name == "demo.quick.json" and extra.name == "demo.quick.seed2.json"
     assert json.loads(extra.read_text())["value"] == 2.0
+    pooled_from_seed_3 = srnlib.results.write_results("demo", "quick", [3, 4], 1.0, value=3.5)
+    assert pooled_from_seed_3.name == "demo.quick.seed3.json"
 
 
 def test_non_finite_numbers_are_refused(isolated_home):

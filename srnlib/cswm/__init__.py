@@ -5,6 +5,8 @@
     srnlib.cswm.multi_step_eval(transitions)     {1, 5, 10: MultiStepEval(obs, actions (N, k), next_obs, target_ids)}
     srnlib.cswm.ranking_scores(predicted (N, K, D), targets (N, K, D), target_ids) -> {"h1": pct, "mrr": pct}
     srnlib.cswm.models.build_model("cswm" | "srn", cfg) -> WorldModel     C-SWM and C-SWM+SRN
+    srnlib.cswm.experiment      notebook 04's data, load_or_train, evaluate, summarise (mean / std over seeds)
+    srnlib.cswm.plots           notebook 04's figures: stacked frames, object masks, Table 3
 """
 from . import data, models, ranking
 from .data import (ENV_NAMES, EVAL_HORIZONS, MultiStepEval, TransitionDataset, Transitions, ale_available, collect,

@@ -1,10 +1,12 @@
 """Training and evaluation behind the C-SWM lesson (Table 3): Hits@1 and MRR after 1, 5 and 10 predicted steps.
 
 Settings ``cfg`` keys: ``train_episodes``, ``eval_episodes``, ``steps``, ``epochs``, ``batch_size``, ``lr``,
-``state_dim``, ``hidden``, ``embed_dim``, ``agg_hidden``, ``inner_steps``, ``inner_lr`` (``inner_grad_clip``
-optional). Train and evaluation episodes come from different seeds. ``game`` is "pong", "space_invaders" or "shapes"
-(the ROM-free block pushing of C-SWM, for CI and users without Atari); ``kind`` is "cswm" or "srn"; ``objects`` is
-K. Shapes: observations (B, C, 50, 50) with C = 6 (Atari: two stacked frames) or 3 (shapes).
+``state_dim``, ``hidden``, ``embed_dim``, ``agg_hidden``, ``inner_steps``, ``inner_lr`` (``inner_grad_clip`` and
+``cnn_hidden``, the object extractor's channels, optional); the notebook also reads ``games``, ``objects`` (the
+K values) and ``n_seeds``. Train and evaluation episodes come from different seeds. ``game`` is "pong",
+"space_invaders" or "shapes" (the ROM-free block pushing of C-SWM, for CI and users without Atari); ``kind`` is
+"cswm" or "srn"; ``objects`` is K. Shapes: observations (B, C, 50, 50) with C = 6 (Atari: two stacked frames) or
+3 (shapes).
 """
 from __future__ import annotations
 
@@ -74,3 +76,42 @@ def evaluate(model: nn.Module, evaluations: dict, batch_size: int = 100) -> dict
             targets.append(model.encode(sample.next_obs[part].to(device).float() / 255))
         scores[str(k)] = ranking_scores(torch.cat(predicted).cpu(), torch.cat(targets).cpu(), sample.target_ids)
     return scores
+
+
+@torch.no_grad()
+def object_masks(model: nn.Module, observation: torch.Tensor) -> torch.Tensor:
+    """The K object masks (K, 10, 10) in (0, 1) the model's extractor sees in one observation (C, 50, 50), uint8
+    or float in [0, 1]."""
+    if not torch.is_tensor(observation) or observation.dim() != 3:
+        raise ValueError("observation must be one tensor of shape (channels, 50, 50)")
+    model.eval()
+    device = next(model.parameters()).device
+    picture = observation.float() / 255 if observation.dtype == torch.uint8 else observation.float()
+    return model.extractor(picture.unsqueeze(0).to(device))[0].cpu()
+
+
+def summarise(runs: dict) -> tuple[dict, dict]:
+    """Per-seed scores -> (mean, std) in Table 3's layout.
+
+    runs: {game: {model: [{"1": {"h1": pct, "mrr": pct}, "5": ..., "10": ...}, one per seed]}}. The std is the
+    sample standard deviation over seeds (0.0 for a single seed).
+    """
+    means, stds = {}, {}
+    for game, models in runs.items():
+        for model, per_seed in models.items():
+            if not per_seed:
+                raise ValueError(f"no scores for {game} {model}")
+            for steps in per_seed[0]:
+                for metric in per_seed[0][steps]:
+                    values = torch.tensor([run[steps][metric] for run in per_seed], dtype=torch.float64)
+                    std = float(values.std()) if len(values) > 1 else 0.0
+                    means.setdefault(game, {}).setdefault(model, {}).setdefault(steps, {})[metric] = float(values.mean())
+                    stds.setdefault(game, {}).setdefault(model, {}).setdefault(steps, {})[metric] = std
+    return means, stds
+
+
+def srn_at_least_cswm(table: dict, game: str = "space_invaders", steps: str = "10") -> dict[str, bool]:
+    """{"k3": bool, ...}: does C-SWM+SRN reach C-SWM's H@1 *and* MRR after ``steps`` steps on ``game``, per K?"""
+    models = table[game]
+    return {model[5:]: all(models[f"srn_{model[5:]}"][steps][m] >= models[model][steps][m] for m in ("h1", "mrr"))
+            for model in models if model.startswith("cswm_") and f"srn_{model[5:]}" in models}

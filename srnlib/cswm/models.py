@@ -27,13 +27,16 @@ class ObjectExtractor(nn.Module):
 
     def __init__(self, in_channels: int, objects: int, hidden: int = 32):
         super().__init__()
+        check_positive(hidden, "hidden", integer=True)
         self.net = nn.Sequential(nn.Conv2d(in_channels, hidden, 9, padding=4), nn.BatchNorm2d(hidden), nn.LeakyReLU(),
                                  nn.Conv2d(hidden, objects, 5, stride=5), nn.Sigmoid())
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         if observations.dim() != 4 or tuple(observations.shape[-2:]) != (5 * MASK_SIZE, 5 * MASK_SIZE):
             raise ValueError(f"observations must have shape (batch, channels, 50, 50), got {tuple(observations.shape)}")
-        return self.net(observations)
+        # channels-last runs the 9x9 convolution 2-3x faster on a CPU (oneDNN); the numbers are the same
+        masks = self.net(observations.contiguous(memory_format=torch.channels_last))
+        return masks.contiguous()
 
 
 class ObjectEncoder(nn.Module):
@@ -88,9 +91,9 @@ class WorldModel(nn.Module):
 
     def __init__(self, in_channels: int, objects: int, state_dim: int, action_dim: int, hidden: int = 512,
                  copy_action: bool = True, refiner: SetRefiner | None = None, embed_dim: int | None = None,
-                 sigma: float = 0.5, hinge: float = 1.0):
+                 sigma: float = 0.5, hinge: float = 1.0, cnn_hidden: int = 32):
         super().__init__()
-        self.extractor = ObjectExtractor(in_channels, objects)
+        self.extractor = ObjectExtractor(in_channels, objects, cnn_hidden)
         self.encoder = ObjectEncoder(state_dim, hidden)
         self.transition = TransitionGNN(state_dim, action_dim, objects, hidden, copy_action)
         self.refiner = refiner
@@ -131,9 +134,11 @@ class WorldModel(nn.Module):
 
 def build_model(kind: str, cfg) -> WorldModel:
     """``kind`` "cswm" or "srn" from settings: in_channels, objects, state_dim, action_dim, hidden, copy_action,
-    and for "srn" embed_dim, agg_hidden, inner_steps, inner_lr (optional inner_momentum, inner_grad_clip)."""
+    optional cnn_hidden (the object extractor's channels, default 32 = C-SWM's 512 // 16), and for "srn"
+    embed_dim, agg_hidden, inner_steps, inner_lr (optional inner_momentum, inner_grad_clip)."""
     common = dict(in_channels=cfg["in_channels"], objects=cfg["objects"], state_dim=cfg["state_dim"],
-                  action_dim=cfg["action_dim"], hidden=cfg["hidden"], copy_action=cfg["copy_action"])
+                  action_dim=cfg["action_dim"], hidden=cfg["hidden"], copy_action=cfg["copy_action"],
+                  cnn_hidden=cfg.get("cnn_hidden", 32))
     if kind == "cswm":
         return WorldModel(**common)
     if kind == "srn":
