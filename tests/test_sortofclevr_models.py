@@ -61,3 +61,17 @@ def test_bad_inputs_are_reported(batch):
         model(images, questions[:, :5])
     with pytest.raises(ValueError, match="kind"):
         build_model("cnn", CFG)
+
+
+def test_the_relational_head_is_g_on_the_concatenated_pairs_and_answers_k_questions_at_once():
+    head = RelationHead(hidden=16).double().eval()
+    objects = torch.randn(2, 25, ELEMENT_DIM, dtype=torch.float64)
+    questions = torch.randn(2, 3, 11, dtype=torch.float64)
+    for k in range(3):  # reference: g applied to every concatenated pair [o_i, o_j, q], summed, then f
+        pairs = torch.cat([objects.unsqueeze(2).expand(-1, -1, 25, -1), objects.unsqueeze(1).expand(-1, 25, -1, -1),
+                           questions[:, k].view(2, 1, 1, 11).expand(-1, 25, 25, -1)], dim=3)
+        expected = head.f(head.g(pairs).sum(dim=(1, 2)))
+        torch.testing.assert_close(head(objects, questions[:, k]), expected)
+        torch.testing.assert_close(head(objects, questions)[:, k], expected)
+    with pytest.raises(ValueError, match="questions must have shape"):
+        head(objects, questions[:1])

@@ -11,17 +11,21 @@ tables (the furthest object at least twice as far as the second furthest) and ro
 correctly at every rotation angle.
     Synthetic: one easy table, translated to ``robust_positions`` positions, each rotated by ``robust_angles`` angles.
     Dataset:   ``robust_images`` new easy tables, each rotated by ``robust_angles`` angles.
+
+Also here: ``ImageQuestions`` (image-major batches for cheaper CPU training), the paper's 0-step ablation
+(``ablation_zero_steps``) and ``mean_and_std`` over seeds. Figure 4 lives in ``reconstruction``.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from ..train import checkpoint_path, cosine_lr, default_device, fit, seed_everything
 from .data import (CATEGORY_NAMES, FURTHEST_Q, SortOfClevrDataset, encode_questions, labels_to_images, render,
                    rotate, sample_easy, shift_inside, translate)
-from .models import build_model
+from .models import N_ANSWERS, build_model
 
 EXPERIMENT = "sortofclevr"
 KINDS = ("rn", "rn_srn")
@@ -36,9 +40,30 @@ def datasets(cfg) -> tuple[SortOfClevrDataset, SortOfClevrDataset, SortOfClevrDa
             SortOfClevrDataset(cfg["test_images"], seed=2, questions_per_image=q))
 
 
+class ImageQuestions(Dataset):
+    """A Sort-of-CLEVR dataset read image by image: item i = (image (3, 75, 75), its questions (q, 11), answers
+    (q,), categories (q,)). Training on it (``share_images`` in the settings) runs the conv stem and the refiner
+    once per image for all of its q questions instead of once per question; the questions and answers are the same."""
+
+    def __init__(self, dataset: SortOfClevrDataset):
+        if not isinstance(dataset, SortOfClevrDataset):
+            raise TypeError(f"dataset must be a SortOfClevrDataset, got {type(dataset).__name__}")
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return self.dataset.labels.shape[0]
+
+    def __getitem__(self, index):
+        data = self.dataset
+        return data.image(index), data.questions[index], data.answers[index], data.categories[index]
+
+
 def classification_step(model: nn.Module, batch) -> dict:
+    """Cross-entropy on a batch of (images, questions, answers, categories): questions (B, 11) with answers (B,),
+    or (B, q, 11) with answers (B, q) from ``ImageQuestions``."""
     images, questions, answers, _ = batch
-    logits = model(images, questions)
+    logits = model(images, questions).reshape(-1, N_ANSWERS)
+    answers = answers.reshape(-1)
     return {"loss": nn.functional.cross_entropy(logits, answers),
             "accuracy": (logits.argmax(dim=1) == answers).float().mean()}
 
@@ -74,15 +99,22 @@ def accuracy_by_category(model: nn.Module, dataset: SortOfClevrDataset, batch_si
 
 def load_or_train(kind: str, cfg, seed: int = 0, retrain: bool = False, device=None):
     """The ``kind`` ("rn" / "rn_srn") model, trained with Adam ``lr`` for ``epochs`` (cosine schedule) and the
-    best validation epoch (relational accuracy) kept; cached by (profile, seed, settings). -> (model, history)."""
+    best validation epoch (relational accuracy) kept; cached by (profile, seed, settings). -> (model, history).
+
+    ``batch_size`` counts questions. With ``share_images`` (optional, default False) a batch holds
+    ``batch_size // questions_per_image`` images with all their questions (``ImageQuestions``), which saves the
+    conv stem's and the refiner's work on a CPU; otherwise (image, question) pairs are shuffled independently."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     train_set, val_set, _ = datasets(cfg)
+    batch_size = cfg["batch_size"]
+    if cfg.get("share_images", False):
+        train_set, batch_size = ImageQuestions(train_set), max(1, batch_size // cfg["questions_per_image"])
     seed_everything(seed)
     model = build_model(kind, cfg).to(default_device(device))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     history = fit(model, optimizer, train_set, classification_step, epochs=cfg["epochs"],
-                  batch_size=cfg["batch_size"], seed=seed, device=device,
+                  batch_size=batch_size, seed=seed, device=device,
                   checkpoint=checkpoint_path(EXPERIMENT, cfg["profile"], seed, cfg, kind),
                   evaluate=lambda m: {f"val_{k}": v for k, v in accuracy_by_category(m, val_set).items()},
                   on_epoch_start=cosine_lr(optimizer, cfg["epochs"]), retrain=retrain, desc=kind,
@@ -109,15 +141,20 @@ def answers_under_rotation(model: nn.Module, tables: np.ndarray, colours: np.nda
     return predict(model, images, questions, batch_size).view(len(tables), angles)
 
 
-def robustness_synthetic(model: nn.Module, cfg, seed: int = 0) -> float:
-    """Percent of ``robust_positions`` translations of one easy table answered right at all ``robust_angles``."""
+def synthetic_tables(cfg, seed: int = 0) -> tuple[np.ndarray, int, int]:
+    """The Synthetic task's inputs: one easy table translated to ``robust_positions`` positions (inside the image).
+    -> (tables (positions, 6, 4), the queried colour, the right answer)."""
     easy = sample_easy(1, seed=seed)
     rng = np.random.default_rng([seed, 200])
     offsets = rng.uniform(-20, 20, size=(cfg["robust_positions"], 2))
-    tables = shift_inside(translate(easy.objects[0], offsets))  # (positions, 6, 4)
-    colours = np.repeat(easy.colours, len(tables))
-    answers = answers_under_rotation(model, tables, colours, cfg["robust_angles"])
-    return float(100 * (answers == int(easy.answers[0])).all(dim=1).float().mean())
+    return shift_inside(translate(easy.objects[0], offsets)), int(easy.colours[0]), int(easy.answers[0])
+
+
+def robustness_synthetic(model: nn.Module, cfg, seed: int = 0) -> float:
+    """Percent of ``robust_positions`` translations of one easy table answered right at all ``robust_angles``."""
+    tables, colour, truth = synthetic_tables(cfg, seed)
+    answers = answers_under_rotation(model, tables, np.full(len(tables), colour), cfg["robust_angles"])
+    return float(100 * (answers == truth).all(dim=1).float().mean())
 
 
 def robustness_dataset(model: nn.Module, cfg, seed: int = 0) -> float:
@@ -133,3 +170,20 @@ def evaluate(model: nn.Module, cfg, test_set: SortOfClevrDataset, seed: int = 0)
     scores["robust_synthetic"] = robustness_synthetic(model, cfg, seed)
     scores["robust_dataset"] = robustness_dataset(model, cfg, seed)
     return scores
+
+
+def ablation_zero_steps(model: nn.Module, test_set: SortOfClevrDataset) -> dict[str, float]:
+    """The paper's ablation: an RN+SRN model evaluated with 0 inner steps (S = S0): percent correct on the
+    relational categories furthest, closest and count."""
+    if getattr(model, "refiner", None) is None:
+        raise ValueError("the 0-step ablation needs an RN+SRN model (one with a refiner)")
+    scores = accuracy_by_category(model, test_set, inner_steps=0)
+    return {key: scores[key] for key in ("furthest", "closest", "count")}
+
+
+def mean_and_std(rows: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Rows of scores, one per seed (same keys) -> (mean per key, population std per key; 0 for one seed)."""
+    if not rows or any(set(row) != set(rows[0]) for row in rows):
+        raise ValueError("need at least one row, all with the same keys")
+    values = {key: np.array([row[key] for row in rows], dtype=np.float64) for key in rows[0]}
+    return ({key: float(v.mean()) for key, v in values.items()}, {key: float(v.std()) for key, v in values.items()})

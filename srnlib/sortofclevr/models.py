@@ -5,6 +5,7 @@
         [RN+SRN only: S = SetRefiner(S0, z = Linear(flattened feature map))]   S:  (B, 25, 26)
     g-MLP (4 x 256) over all 625 ordered pairs (o_i, o_j, question) --sum--> (B, 256)
     f-MLP (256, 256, dropout 0.5) --> answer logits (B, 10)
+    (256 is the paper's width, ``hidden`` in the settings; the CPU profiles use narrower g and f)
 
 The refined elements carry their coordinates with them: refinement may move a cell's content *and* its position
 tag, so an object split over two cells can be gathered into one element. Both models share every other parameter
@@ -65,18 +66,28 @@ class RelationHead(nn.Module):
                                nn.Dropout(dropout), nn.Linear(hidden, N_ANSWERS))
 
     def forward(self, objects: torch.Tensor, questions: torch.Tensor) -> torch.Tensor:
+        """objects (B, n, D) and questions (B, 11) -> logits (B, 10); or questions (B, k, 11), k questions about
+        each set, -> logits (B, k, 10) (the per-object part of g's first layer is then shared by the k questions)."""
         batch, n, dim = objects.shape
-        if questions.shape != (batch, QUESTION_SIZE):
-            raise ValueError(f"questions must have shape ({batch}, {QUESTION_SIZE}), got {tuple(questions.shape)}")
-        first = objects.unsqueeze(2).expand(batch, n, n, dim)  # o_i
-        second = objects.unsqueeze(1).expand(batch, n, n, dim)  # o_j
-        asked = questions.view(batch, 1, 1, -1).expand(batch, n, n, QUESTION_SIZE)
-        relations = self.g(torch.cat([first, second, asked], dim=3))  # (B, n, n, hidden)
-        return self.f(relations.sum(dim=(1, 2)))
+        if questions.dim() not in (2, 3) or questions.shape[0] != batch or questions.shape[-1] != QUESTION_SIZE:
+            raise ValueError(f"questions must have shape ({batch}, {QUESTION_SIZE}) or ({batch}, k, {QUESTION_SIZE}), "
+                             f"got {tuple(questions.shape)}")
+        asked = questions.view(batch, -1, QUESTION_SIZE)  # (B, k, 11)
+        # g's first layer on the concatenation [o_i, o_j, q] equals W_i o_i + W_j o_j + W_q q + b: computed per
+        # object and per question, then broadcast over the n x n pairs (the same function, far fewer multiply-adds)
+        first = self.g[0]
+        w_i, w_j, w_q = first.weight.split([dim, dim, QUESTION_SIZE], dim=1)
+        per_i = (objects @ w_i.T).view(batch, 1, n, 1, -1)  # o_i's part, (B, 1, n, 1, hidden)
+        per_j = (objects @ w_j.T).view(batch, 1, 1, n, -1)  # o_j's part
+        per_q = (asked @ w_q.T + first.bias).view(batch, -1, 1, 1, per_i.shape[-1])  # (B, k, 1, 1, hidden)
+        relations = self.g[1:](per_i + per_j + per_q)  # (B, k, n, n, hidden)
+        logits = self.f(relations.sum(dim=(2, 3)))  # (B, k, 10)
+        return logits.view(batch, N_ANSWERS) if questions.dim() == 2 else logits
 
 
 class RelationNetwork(nn.Module):
-    """RN (``refiner=None``) or RN+SRN: (images (B, 3, 75, 75), questions (B, 11)) -> answer logits (B, 10)."""
+    """RN (``refiner=None``) or RN+SRN: (images (B, 3, 75, 75), questions (B, 11)) -> answer logits (B, 10), or
+    questions (B, k, 11) (k questions about each image; its objects are computed once) -> logits (B, k, 10)."""
 
     def __init__(self, refiner: SetRefiner | None = None, embed_dim: int | None = None, hidden: int = 256):
         super().__init__()
@@ -100,13 +111,16 @@ class RelationNetwork(nn.Module):
 
 
 def build_model(kind: str, cfg) -> RelationNetwork:
-    """``kind`` "rn" or "rn_srn" from the settings (``inner_steps``, ``inner_lr``, ``embed_dim``, ``agg_hidden``)."""
+    """``kind`` "rn" or "rn_srn" from the settings (``hidden``: the width of g and f, default 256 as in the paper;
+    ``inner_steps``, ``inner_lr``, ``embed_dim``, ``agg_hidden`` for the refiner)."""
+    hidden = cfg.get("hidden", 256)
+    check_positive(hidden, "hidden", integer=True)
     if kind == "rn":
-        return RelationNetwork()
+        return RelationNetwork(hidden=hidden)
     if kind == "rn_srn":
         check_positive(cfg["embed_dim"], "embed_dim", integer=True)
         encoder = SetEncoder(ELEMENT_DIM, cfg["embed_dim"], hidden=cfg["agg_hidden"])
         refiner = SetRefiner(encoder, steps=cfg["inner_steps"], lr=cfg["inner_lr"],
                              momentum=cfg.get("inner_momentum", 0.0), grad_clip=cfg.get("inner_grad_clip"))
-        return RelationNetwork(refiner, embed_dim=cfg["embed_dim"])
+        return RelationNetwork(refiner, embed_dim=cfg["embed_dim"], hidden=hidden)
     raise ValueError(f"kind must be 'rn' or 'rn_srn', got {kind!r}")
