@@ -78,6 +78,18 @@ def _flatten(prefix: str, value, rows: list[tuple[str, str]]) -> None:
         rows.append((prefix, f"{value:.4g}"))
 
 
+def result_files(folder: Path, profile: str) -> list[Path]:
+    """Every notebook's results JSON at ``profile``: ``<nb>.<profile>.json`` then its extra seeds'
+    ``<nb>.<profile>.seed<k>.json`` in seed order."""
+    def order(path: Path):
+        extra = path.name.split(".")[-2]
+        return path.name.split(".")[0], int(extra[4:]) if extra.startswith("seed") and extra[4:].isdigit() else 0
+
+    main = folder.glob(f"[0-9][0-9]_*.{profile}.json")
+    extra = folder.glob(f"[0-9][0-9]_*.{profile}.seed*.json")
+    return sorted([*main, *extra], key=order)
+
+
 def write_summary(profile: str, runs: list[NotebookRun]) -> Path:
     """``results/SUMMARY.<profile>.md`` and ``.json``: each notebook's status and time, then its numbers beside the
     paper's (``srnlib.report``), with the seeds, hardware and torch version they came from."""
@@ -92,11 +104,12 @@ def write_summary(profile: str, runs: list[NotebookRun]) -> Path:
         status = "ok" if run.ok else f"FAILED: {run.error[:120]}"
         lines.append(f"| {run.notebook} | {run.seed} | {status} | {run.seconds:.0f} s |")
     collected = {}
-    for path in sorted(folder.glob(f"[0-9][0-9]_*.{profile}.json")):
+    for path in result_files(folder, profile):
         payload = json.loads(path.read_text())
         notebook = payload.get("notebook", path.name.split(".")[0])
         collected[path.name] = payload
-        lines += ["", f"## {notebook}", "",
+        extra = path.name.split(".")[-2]  # "seed<k>" for an extra seed's file, else the profile
+        lines += ["", f"## {notebook}" + (f" ({extra.replace('seed', 'extra seed ')})" if extra != profile else ""), "",
                   f"Seeds {payload.get('seeds')}, {payload.get('wall_seconds')} s, torch {payload.get('torch_version')}, "
                   f"{payload.get('device')}."]
         tables = report.notebook_tables(notebook, payload)

@@ -69,3 +69,17 @@ def test_report_only_rebuilds_the_summary_without_running(notebooks, isolated_ho
     assert run.main(["--profile", "smoke", "--notebooks", str(notebooks), "--report-only"]) == 0
     assert not (isolated_home / "runs").exists()
     assert "00_fine" in (isolated_home / "results" / "SUMMARY.smoke.md").read_text()
+
+
+def test_the_summary_lists_extra_seeds_after_their_notebook(notebooks, isolated_home):
+    folder = isolated_home / "results"
+    folder.mkdir(exist_ok=True)
+    for name, answer in [("00_fine.smoke.json", 1.0), ("00_fine.smoke.seed2.json", 3.0),
+                         ("00_fine.smoke.seed10.json", 4.0), ("01_other.smoke.json", 5.0), ("00_fine.quick.json", 9.0)]:
+        (folder / name).write_text(json.dumps({"notebook": name.split(".")[0], "answer": answer}))
+    assert [p.name for p in run.result_files(folder, "smoke")] == [
+        "00_fine.smoke.json", "00_fine.smoke.seed2.json", "00_fine.smoke.seed10.json", "01_other.smoke.json"]
+    assert run.main(["--profile", "smoke", "--notebooks", str(notebooks), "--report-only"]) == 0
+    text = (folder / "SUMMARY.smoke.md").read_text()
+    assert "## 00_fine (extra seed 2)" in text and "## 00_fine (extra seed 10)" in text
+    assert text.index("(extra seed 10)") < text.index("## 01_other") and "9.0" not in text
