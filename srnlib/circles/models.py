@@ -95,6 +95,19 @@ def normalise_elements(elements: torch.Tensor) -> torch.Tensor:
     return nn.functional.layer_norm(elements, elements.shape[-1:])
 
 
+def upsampling_stack(channels: tuple, out_channels: int = 4) -> nn.Sequential:
+    """Eq. 4's shared decoder body: transposed convolutions (kernel 4, stride 2) of widths ``channels`` then
+    ``out_channels`` (RGB + a logit), ReLU between them; each doubles the resolution. (B, channels[0], h, w) ->
+    (B, out_channels, h * 2 ** len(channels), w * 2 ** len(channels))."""
+    layers: list[nn.Module] = []
+    widths = list(channels) + [out_channels]
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1))
+        if i < len(widths) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
 class SetDecoder(nn.Module):
     """``F`` of Eq. 4: ``(B, n, d) -> Decomposition`` parts, each element decoded on its own by shared layers.
 
@@ -113,13 +126,7 @@ class SetDecoder(nn.Module):
                              f"{len(channels)} transposed convolutions")
         self.channels = tuple(channels)
         self.project = nn.Sequential(nn.Linear(d, channels[0] * start * start), nn.ReLU())
-        layers: list[nn.Module] = []
-        widths = list(channels) + [4]
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1))
-            if i < len(widths) - 2:
-                layers.append(nn.ReLU())
-        self.deconv = nn.Sequential(*layers)
+        self.deconv = upsampling_stack(channels)
         with torch.no_grad():  # start the colours near the images' dark mean, so early steps don't saturate them
             self.deconv[-1].bias[:3].fill_(RGB_BIAS_INIT)
 

@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from .._checks import check_positive
+from ..circles.models import upsampling_stack
 from ..train import checkpoint_path, fit, seed_everything
 from .data import IMAGE_SIZE, SortOfClevrDataset, labels_to_images
 from .models import ELEMENT_DIM, GRID, RelationNetwork
@@ -53,13 +54,7 @@ class ImageDecoder(nn.Module):
             raise ValueError(f"channels must be 4 positive ints (one per transposed convolution), got {channels!r}")
         self.d, self.channels = d, tuple(channels)
         self.project = nn.Sequential(nn.Linear(d, channels[0] * GRID * GRID), nn.ReLU())
-        layers: list[nn.Module] = []
-        widths = list(channels) + [4]
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1))
-            if i < len(widths) - 2:
-                layers.append(nn.ReLU())
-        self.deconv = nn.Sequential(*layers)
+        self.deconv = upsampling_stack(self.channels)
         with torch.no_grad():  # start every element near the white background (sigmoid(2) = 0.88)
             self.deconv[-1].bias[:3].fill_(WHITE_BIAS_INIT)
 
