@@ -78,16 +78,18 @@ def _flatten(prefix: str, value, rows: list[tuple[str, str]]) -> None:
         rows.append((prefix, f"{value:.4g}"))
 
 
+def extra_seed(path: Path) -> int:
+    """k for an extra seed's ``<nb>.<profile>.seed<k>.json``, 0 for the main ``<nb>.<profile>.json``."""
+    extra = path.name.split(".")[-2]
+    return int(extra[4:]) if extra.startswith("seed") and extra[4:].isdigit() else 0
+
+
 def result_files(folder: Path, profile: str) -> list[Path]:
     """Every notebook's results JSON at ``profile``: ``<nb>.<profile>.json`` then its extra seeds'
     ``<nb>.<profile>.seed<k>.json`` in seed order."""
-    def order(path: Path):
-        extra = path.name.split(".")[-2]
-        return path.name.split(".")[0], int(extra[4:]) if extra.startswith("seed") and extra[4:].isdigit() else 0
-
     main = folder.glob(f"[0-9][0-9]_*.{profile}.json")
     extra = folder.glob(f"[0-9][0-9]_*.{profile}.seed*.json")
-    return sorted([*main, *extra], key=order)
+    return sorted([*main, *extra], key=lambda path: (path.name.split(".")[0], extra_seed(path)))
 
 
 def write_summary(profile: str, runs: list[NotebookRun]) -> Path:
@@ -108,8 +110,8 @@ def write_summary(profile: str, runs: list[NotebookRun]) -> Path:
         payload = json.loads(path.read_text())
         notebook = payload.get("notebook", path.name.split(".")[0])
         collected[path.name] = payload
-        extra = path.name.split(".")[-2]  # "seed<k>" for an extra seed's file, else the profile
-        lines += ["", f"## {notebook}" + (f" ({extra.replace('seed', 'extra seed ')})" if extra != profile else ""), "",
+        seed = extra_seed(path)
+        lines += ["", f"## {notebook}" + (f" (extra seed {seed})" if seed else ""), "",
                   f"Seeds {payload.get('seeds')}, {payload.get('wall_seconds')} s, torch {payload.get('torch_version')}, "
                   f"{payload.get('device')}."]
         tables = report.notebook_tables(notebook, payload)

@@ -106,7 +106,7 @@ def run_all_cells(driver, url: str, timeout: float = 180) -> None:
                    driver.find_elements(By.CSS_SELECTOR, ".jp-CodeCell .jp-InputPrompt"))
 
     seen_dialogs: list[str] = []
-    for attempt in range(4):  # a click that lands while the session is still connecting is lost: retry it
+    for _ in range(4):  # a click that lands while the session is still connecting is lost: retry it
         seen_dialogs += close_dialogs(driver)
         try:
             wait.until(ready.element_to_be_clickable((By.XPATH, menu.format("Run"))), "no Run menu").click()
@@ -129,7 +129,7 @@ def close_dialogs(driver) -> list[str]:
     from selenium.webdriver.common.by import By
 
     texts = []
-    for dialog in driver.find_elements(By.CSS_SELECTOR, "dialog.jp-Dialog, .jp-Dialog"):
+    for dialog in driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog"):
         try:
             texts.append(" ".join(dialog.text.split()))
             print(f"closing a JupyterLab dialog: {texts[-1]!r}")
