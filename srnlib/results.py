@@ -1,4 +1,5 @@
-"""Write a notebook's headline numbers to ``results/<notebook>.<profile>.json`` with their provenance.
+"""Write a notebook's headline numbers to ``results/<notebook>.<profile>.json`` with their provenance, and pool
+per-seed scores into mean and standard deviation (``mean_and_std``, the one helper every notebook uses for seeds).
 
 A run whose (first) seed is k > 0 (e.g. ``python -m srnlib.run --seeds 3``, or a notebook that pools seeds k, k + 1,
 ...) writes ``<notebook>.<profile>.seed<k>.json`` instead, so extra seeds never overwrite the main result.
@@ -32,6 +33,29 @@ def _check_finite(value, key: str) -> None:
             _check_finite(v, f"{key}[{i}]")
     elif isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"result {key} is not finite: {value}")
+
+
+def mean_and_std(runs: list) -> tuple:
+    """Per-seed scores -> (mean, std) with the same nesting. Sample standard deviation (n - 1), 0.0 for one seed.
+
+    runs: one score per seed, each a number or a dict (nested to any depth) of numbers, all with the same keys,
+    e.g. ``[{"furthest": 61.0, "count": 35.0}, {"furthest": 63.0, "count": 35.0}]`` ->
+    ``({"furthest": 62.0, "count": 35.0}, {"furthest": 1.414..., "count": 0.0})``.
+    """
+    if not isinstance(runs, (list, tuple)) or not runs:
+        raise ValueError(f"runs must be a non-empty list of per-seed scores, got {runs!r}")
+    first = runs[0]
+    if isinstance(first, dict):
+        for i, run in enumerate(runs):
+            if not isinstance(run, dict) or set(run) != set(first):
+                keys = sorted(run) if isinstance(run, dict) else type(run).__name__
+                raise ValueError(f"every seed's scores need the same keys: seed {i} has {keys}, seed 0 {sorted(first)}")
+        pooled = {key: mean_and_std([run[key] for run in runs]) for key in first}
+        return {key: m for key, (m, _) in pooled.items()}, {key: s for key, (_, s) in pooled.items()}
+    if any(isinstance(run, bool) or not isinstance(run, (int, float)) for run in runs):
+        raise ValueError(f"scores must be numbers or dicts of numbers, got {[type(run).__name__ for run in runs]}")
+    values = torch.tensor([float(run) for run in runs], dtype=torch.float64)
+    return float(values.mean()), float(values.std()) if len(values) > 1 else 0.0
 
 
 def write_results(notebook: str, profile: str, seeds: list[int], wall_seconds: float, **metrics) -> Path:

@@ -3,6 +3,7 @@ import json
 import pytest
 
 import srnlib
+from srnlib import results
 
 
 def test_results_carry_their_provenance(isolated_home):
@@ -34,3 +35,23 @@ def test_smoke_figures_go_to_an_ignored_folder(isolated_home, monkeypatch):
     assert srnlib.paths.figures_dir("quick") == isolated_home / "figures"
     ignored = (srnlib.paths.Path(__file__).resolve().parent.parent / ".gitignore").read_text().splitlines()
     assert "figures/smoke/" in ignored and "results/*.smoke.json" in ignored
+
+
+def test_mean_and_std_pools_nested_scores_with_the_sample_std():
+    runs = [{"rn": {"furthest": 60.0, "count": 35.0}}, {"rn": {"furthest": 64.0, "count": 35.0}},
+            {"rn": {"furthest": 62.0, "count": 35.0}}]
+    mean, std = results.mean_and_std(runs)
+    assert mean == {"rn": {"furthest": 62.0, "count": 35.0}}
+    assert std["rn"]["furthest"] == pytest.approx(2.0)  # sqrt(((-2)^2 + 2^2 + 0) / (3 - 1)), not the population 1.63
+    assert std["rn"]["count"] == 0.0
+    assert results.mean_and_std([{"a": 7.0}]) == ({"a": 7.0}, {"a": 0.0})  # one seed: std 0
+    assert results.mean_and_std([1, 2, 3]) == (2.0, 1.0)
+
+
+def test_mean_and_std_refuses_mismatched_or_empty_runs():
+    with pytest.raises(ValueError, match="non-empty list"):
+        results.mean_and_std([])
+    with pytest.raises(ValueError, match="same keys: seed 1"):
+        results.mean_and_std([{"a": 1.0}, {"b": 1.0}])
+    with pytest.raises(ValueError, match="numbers or dicts"):
+        results.mean_and_std([{"a": "x"}, {"a": 1.0}])

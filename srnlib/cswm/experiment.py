@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..results import mean_and_std
 from ..train import checkpoint_path, cosine_lr, default_device, fit, seed_everything
 from .data import TransitionDataset, collect, multi_step_eval
 from .models import build_model
@@ -91,22 +92,17 @@ def object_masks(model: nn.Module, observation: torch.Tensor) -> torch.Tensor:
 
 
 def summarise(runs: dict) -> tuple[dict, dict]:
-    """Per-seed scores -> (mean, std) in Table 3's layout.
+    """Per-seed scores -> (mean, std) in Table 3's layout (``srnlib.results.mean_and_std``: sample std, 0.0 for
+    a single seed).
 
-    runs: {game: {model: [{"1": {"h1": pct, "mrr": pct}, "5": ..., "10": ...}, one per seed]}}. The std is the
-    sample standard deviation over seeds (0.0 for a single seed).
+    runs: {game: {model: [{"1": {"h1": pct, "mrr": pct}, "5": ..., "10": ...}, one per seed]}}.
     """
     means, stds = {}, {}
     for game, models in runs.items():
         for model, per_seed in models.items():
             if not per_seed:
                 raise ValueError(f"no scores for {game} {model}")
-            for steps in per_seed[0]:
-                for metric in per_seed[0][steps]:
-                    values = torch.tensor([run[steps][metric] for run in per_seed], dtype=torch.float64)
-                    std = float(values.std()) if len(values) > 1 else 0.0
-                    means.setdefault(game, {}).setdefault(model, {}).setdefault(steps, {})[metric] = float(values.mean())
-                    stds.setdefault(game, {}).setdefault(model, {}).setdefault(steps, {})[metric] = std
+            means.setdefault(game, {})[model], stds.setdefault(game, {})[model] = mean_and_std(per_seed)
     return means, stds
 
 

@@ -13,7 +13,8 @@ correctly at every rotation angle.
     Dataset:   ``robust_images`` new easy tables, each rotated by ``robust_angles`` angles.
 
 Also here: ``ImageQuestions`` (image-major batches for cheaper CPU training), the paper's 0-step ablation
-(``ablation_zero_steps``) and ``mean_and_std`` over seeds. Figure 4 lives in ``reconstruction``.
+(``ablation_zero_steps``) and ``mean_and_std`` over seeds (re-exported from ``srnlib.results``, the one helper
+all notebooks pool seeds with). Figure 4 lives in ``reconstruction``.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..results import mean_and_std  # noqa: F401 (re-exported for notebook 03)
 from ..train import checkpoint_path, cosine_lr, default_device, fit, seed_everything
 from .data import (CATEGORY_NAMES, FURTHEST_Q, SortOfClevrDataset, encode_questions, labels_to_images, render,
                    rotate, sample_easy, shift_inside, translate)
@@ -179,11 +181,3 @@ def ablation_zero_steps(model: nn.Module, test_set: SortOfClevrDataset) -> dict[
         raise ValueError("the 0-step ablation needs an RN+SRN model (one with a refiner)")
     scores = accuracy_by_category(model, test_set, inner_steps=0)
     return {key: scores[key] for key in ("furthest", "closest", "count")}
-
-
-def mean_and_std(rows: list[dict[str, float]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Rows of scores, one per seed (same keys) -> (mean per key, population std per key; 0 for one seed)."""
-    if not rows or any(set(row) != set(rows[0]) for row in rows):
-        raise ValueError("need at least one row, all with the same keys")
-    values = {key: np.array([row[key] for row in rows], dtype=np.float64) for key in rows[0]}
-    return ({key: float(v.mean()) for key, v in values.items()}, {key: float(v.std()) for key, v in values.items()})
