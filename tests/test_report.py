@@ -29,3 +29,20 @@ def test_theorem_table_reads_the_notebook_00_keys():
               "spike_rate": {"continuous": 1.0, "iterative": 0.0625}}
     lines = report.responsibility_table(result)
     assert lines[-1].endswith("✓") and "| iterative (SRN) | 0.004 | 6.2 % |" in lines
+    result["spike_rate"]["iterative"] = 0.6  # as notebook 00: spiking on more than half as many pairs fails
+    assert report.responsibility_table(result)[-1].endswith("✗")
+
+
+def test_table2_checks_the_notebooks_claim_not_a_weaker_one():
+    at_priors = {"non_relational": 51.1, "relational": 46.0, "furthest": 50.7, "closest": 51.6, "count": 35.3,
+                 "robust_synthetic": 100.0, "robust_dataset": 42.0}  # both models answer the same constants
+    result = {"table2": {"rn": at_priors, "rn_srn": dict(at_priors)},
+              "ablation_srn_0_steps": {"furthest": 50.7, "closest": 51.6, "count": 35.3}}
+    text = "\n".join(report.table2(result))
+    assert "- RN + SRN furthest >= RN furthest: ✓" in text
+    assert "- RN + SRN Synthetic robustness >= RN's + 30 points: ✗" in text
+    assert "- 0 inner steps lower RN + SRN's furthest accuracy: ✗" in text
+    learned = dict(at_priors, furthest=64.0, robust_synthetic=40.0)
+    rn = dict(at_priors, robust_synthetic=0.0)
+    result = {"table2": {"rn": rn, "rn_srn": learned}, "ablation_srn_0_steps": {"furthest": 60.0}}
+    assert "✗" not in "\n".join(report.table2(result)[-3:])
