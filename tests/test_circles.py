@@ -211,3 +211,22 @@ def test_build_model_and_responsibility_helpers():
     assert grid.shape == (18, 1, 4)
     smooth = experiment.latent_smoothness(torch.as_tensor(grid[:, 0, :2]), grid)
     assert smooth == pytest.approx(1.0)
+
+
+def test_refinement_stats_measure_how_far_the_inner_loop_moves_the_set():
+    cfg = dict(SMALL, e=12, agg_hidden=16, inner_steps=3, inner_lr=1.0, inner_momentum=0.5, inner_grad_clip=None)
+    torch.manual_seed(0)
+    model = models.build_model("srn", cfg)
+    images, _ = data.generate(4, seed=0, max_circles=3)
+    stats = experiment.refinement_stats(model, images)
+    with torch.no_grad():
+        initial, features = model.generator(images)
+        z = model.embed(features.flatten(1))
+        refined = model.refiner(initial, z)  # eval mode: the same loop without a graph
+    assert stats["movement"] == pytest.approx(float((refined - initial).norm(dim=-1).mean()), rel=1e-5)
+    assert stats["element_norm"] == pytest.approx(float(initial.norm(dim=-1).mean()), rel=1e-5)
+    assert stats["inner_loss_after"] < stats["inner_loss_before"]  # gradient steps lower the inner loss
+    model.refiner.steps = 1
+    assert experiment.refinement_stats(model, images)["movement"] < stats["movement"]
+    with pytest.raises(TypeError, match="refiner"):
+        experiment.refinement_stats(models.build_model("baseline", cfg), images)

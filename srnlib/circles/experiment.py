@@ -93,6 +93,26 @@ def evaluate(model: BaselineAutoencoder, test_set: data.CirclesDataset) -> dict:
             "fg_ari": float(ari[~torch.isnan(ari)].mean())}
 
 
+@torch.no_grad()
+def refinement_stats(model, images: torch.Tensor) -> dict:
+    """How much the SRN's inner loop changes the set on ``images`` (B, 3, 64, 64), in eval mode.
+
+    Returns floats: ``inner_loss_before`` / ``inner_loss_after`` (mean ||H_agg(S) - z||^2 at S0 and after the last
+    step), ``movement`` (mean L2 distance an element moves, ||S - S0||) and ``element_norm`` (mean ||S0||), both
+    measured before the refined set is re-normalised for decoding.
+    """
+    if not hasattr(model, "refiner"):
+        raise TypeError(f"model must be an SRNAutoencoder (with a refiner), got {type(model).__name__}")
+    model.eval()
+    initial, features = model.generator(images.float())
+    z = model.embed(features.flatten(1))
+    refinement = model.refiner(initial, z, return_trajectory=True)
+    return {"inner_loss_before": float(refinement.losses[0].mean()),
+            "inner_loss_after": float(refinement.losses[-1].mean()),
+            "movement": float((refinement.set - initial).norm(dim=-1).mean()),
+            "element_norm": float(initial.norm(dim=-1).mean())}
+
+
 def example_index(test_set: data.CirclesDataset, circles: int = 4) -> int:
     """Index of the first test image with ``circles`` circles (else the one with the most), for Figure 2."""
     matching = torch.nonzero(test_set.counts == circles).flatten()
