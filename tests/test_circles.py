@@ -148,19 +148,48 @@ def test_adjusted_rand_index_matches_scikit_learn():
 SMALL = dict(n=5, d=6, encoder_channels=(8, 8, 8), group_channels=2, decoder_channels=(8, 8, 4), decoder_start=8)
 
 
-def test_model_shapes_and_softmax():
+@pytest.mark.parametrize("attention, weight_channels", [("rgb", 3), ("logit", 1)])
+def test_model_shapes_and_softmax(attention, weight_channels):
     torch.manual_seed(0)
     images, _ = data.generate(3, seed=1)
-    for model in (models.BaselineAutoencoder(**SMALL),
-                  models.SRNAutoencoder(**SMALL, e=12, agg_hidden=16, inner_steps=2, inner_lr=1.0)):
+    for model in (models.BaselineAutoencoder(**SMALL, attention=attention),
+                  models.SRNAutoencoder(**SMALL, attention=attention, e=12, agg_hidden=16, inner_steps=2,
+                                        inner_lr=1.0)):
         out = model(images)
         assert out.reconstruction.shape == (3, 3, 64, 64)
-        assert out.element_images.shape == (3, 5, 3, 64, 64) and out.weights.shape == (3, 5, 1, 64, 64)
+        assert out.element_images.shape == (3, 5, 3, 64, 64)
+        assert out.weights.shape == (3, 5, weight_channels, 64, 64)
         assert out.set.shape == out.initial_set.shape == (3, 5, 6)
-        torch.testing.assert_close(out.weights.sum(dim=1), torch.ones(3, 1, 64, 64))
-        torch.testing.assert_close(out.element_images.sum(dim=1), out.reconstruction)
+        torch.testing.assert_close(out.weights.sum(dim=1), torch.ones(3, weight_channels, 64, 64))
+        torch.testing.assert_close(out.element_images.sum(dim=1).clamp(0, 1), out.reconstruction)
+        assert 0 <= float(out.reconstruction.detach().min()) and float(out.reconstruction.detach().max()) <= 1
     with pytest.raises(ValueError, match="images"):
         model(torch.zeros(2, 3, 32, 32))
+    with pytest.raises(ValueError, match="attention"):
+        models.SetDecoder(6, (8, 8, 4), 8, attention="alpha")
+    with pytest.raises(ValueError, match="elements"):
+        models.SetDecoder(6, (8, 8, 4), 8)(torch.zeros(2, 5, 7))
+
+
+def test_rgb_attention_lets_the_brightest_element_own_a_pixel_channel():
+    """With attention="rgb" an element's share of a channel is softmax(its output) * sigmoid(its output): an element
+    far brighter than the others draws the pixel alone, and equal elements split it evenly."""
+    decoded = torch.full((1, 3, 3, 4, 4), -6.0)
+    decoded[0, 1, 0] = 6.0  # element 1 is bright red everywhere
+    reconstruction, element_images, weights = models.mix_elements(decoded, "rgb")
+    assert float(element_images[0, 1, 0].min()) > 0.99  # element 1 owns the red channel
+    assert float(element_images[0, [0, 2], 0].max()) < 1e-4
+    torch.testing.assert_close(weights[0, :, 1], torch.full((3, 4, 4), 1 / 3))  # green: an even split
+    assert float(reconstruction[0, 1].max()) < 0.01 and float(reconstruction[0, 0].min()) > 0.99
+    decoded[0, :, 0] = 6.0  # three bright red elements: the sum is clamped to 1, and each one is "active"
+    reconstruction, element_images, _ = models.mix_elements(decoded, "rgb")
+    assert float(reconstruction[0, 0].max()) <= 1.0 and float(element_images[0, :, 0].min()) > 0.3
+    logit = torch.zeros(1, 2, 4, 4, 4)
+    logit[0, 0, 3], logit[0, 0, :3] = 10.0, 10.0  # element 0 claims every pixel and is white
+    reconstruction, _, weights = models.mix_elements(logit, "logit")
+    assert weights.shape == (1, 2, 1, 4, 4) and float(reconstruction.min()) > 0.99
+    with pytest.raises(ValueError, match="decoded"):
+        models.mix_elements(logit, "rgb")
 
 
 def test_srn_parameters_are_baseline_plus_srn_parts():
@@ -176,7 +205,7 @@ def test_srn_parameters_are_baseline_plus_srn_parts():
 
 def test_decoder_is_equivariant_to_permuting_elements():
     torch.manual_seed(0)
-    decoder = models.SetDecoder(6, (8, 8, 4), 8)
+    decoder = models.SetDecoder(6, (8, 8, 4), 8)  # training mode: batch statistics over all 2 x 5 elements
     elements = torch.randn(2, 5, 6)
     permutation = torch.tensor([3, 0, 4, 1, 2])
     reconstruction, element_images, weights = decoder(elements)

@@ -98,8 +98,7 @@ def refinement_stats(model, images: torch.Tensor) -> dict:
     """How much the SRN's inner loop changes the set on ``images`` (B, 3, 64, 64), in eval mode.
 
     Returns floats: ``inner_loss_before`` / ``inner_loss_after`` (mean ||H_agg(S) - z||^2 at S0 and after the last
-    step), ``movement`` (mean L2 distance an element moves, ||S - S0||) and ``element_norm`` (mean ||S0||), both
-    measured before the refined set is re-normalised for decoding.
+    step), ``movement`` (mean L2 distance an element moves, ||S - S0||) and ``element_norm`` (mean ||S0||).
     """
     if not hasattr(model, "refiner"):
         raise TypeError(f"model must be an SRNAutoencoder (with a refiner), got {type(model).__name__}")
