@@ -259,3 +259,30 @@ def test_refinement_stats_measure_how_far_the_inner_loop_moves_the_set():
     assert experiment.refinement_stats(model, images)["movement"] < stats["movement"]
     with pytest.raises(TypeError, match="refiner"):
         experiment.refinement_stats(models.build_model("baseline", cfg), images)
+
+
+def test_success_by_inner_steps_reevaluates_with_each_number_of_steps_and_restores_the_model(monkeypatch):
+    cfg = dict(SMALL, e=12, agg_hidden=16, inner_steps=3, inner_lr=1.0, inner_momentum=0.5, inner_grad_clip=None)
+    torch.manual_seed(0)
+    model = models.build_model("srn", cfg).eval()
+    test_set = data.CirclesDataset(12, seed=3, min_circles=1, max_circles=3, cache=False)
+    table = experiment.success_by_inner_steps(model, test_set, steps=(0, 3))
+    assert set(table) == {"0", "3"} and model.refiner.steps == 3
+    assert table["3"] == pytest.approx(experiment.evaluate(model, test_set)["table1"], nan_ok=True)
+    seen = []
+    evaluate = experiment.evaluate
+    monkeypatch.setattr(experiment, "evaluate", lambda m, t: seen.append(m.refiner.steps) or evaluate(m, t))
+    experiment.success_by_inner_steps(model, test_set, steps=(0, 7, 1))
+    assert seen == [0, 7, 1] and model.refiner.steps == 3
+    with pytest.raises(ValueError, match="steps"):
+        experiment.success_by_inner_steps(model, test_set, steps=(-1,))
+    with pytest.raises(TypeError, match="refiner"):
+        experiment.success_by_inner_steps(models.build_model("baseline", cfg), test_set)
+
+
+def test_training_seconds_sums_the_epochs_of_a_history():
+    history = [{"epoch": 1, "train_loss": 0.1, "seconds": 2.5}, {"epoch": 2, "train_loss": 0.05, "seconds": 4.0}]
+    assert experiment.training_seconds(history) == pytest.approx(6.5)
+    for bad in ([], [{"epoch": 1}]):
+        with pytest.raises(ValueError, match="history"):
+            experiment.training_seconds(bad)

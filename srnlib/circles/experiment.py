@@ -63,6 +63,13 @@ def load_or_train(kind: str, cfg: dict, seed: int = 0, retrain: bool = False, tr
     return model.eval(), history
 
 
+def training_seconds(history: list[dict]) -> float:
+    """Wall seconds the training took, summed over the epochs of a ``fit`` history (also when it was loaded)."""
+    if not history or any("seconds" not in record for record in history):
+        raise ValueError("history must be a non-empty fit() history whose epochs record 'seconds'")
+    return float(sum(record["seconds"] for record in history))
+
+
 @torch.no_grad()
 def decompose(model: BaselineAutoencoder, images: torch.Tensor) -> Decomposition:
     """Run ``model`` in eval mode over ``images`` (B, 3, 64, 64) in batches; tensors concatenated on the CPU."""
@@ -110,6 +117,27 @@ def refinement_stats(model, images: torch.Tensor) -> dict:
             "inner_loss_after": float(refinement.losses[-1].mean()),
             "movement": float((refinement.set - initial).norm(dim=-1).mean()),
             "element_norm": float(initial.norm(dim=-1).mean())}
+
+
+def success_by_inner_steps(model, test_set: data.CirclesDataset, steps=(0, 5, 20)) -> dict:
+    """Table 1 of a trained SRN evaluated with other numbers of inner steps: ``{"0": {"1": pct, ...}, ...}``.
+
+    ``0`` decodes ``S0`` itself, the set the SRN's own generator proposes. If the scores do not change with the
+    number of steps, the inner loop is not what makes the model decompose (or fail to). The model's own number
+    of steps is restored afterwards.
+    """
+    if not hasattr(model, "refiner"):
+        raise TypeError(f"model must be an SRNAutoencoder (with a refiner), got {type(model).__name__}")
+    if not steps or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in steps):
+        raise ValueError(f"steps must be a non-empty sequence of ints >= 0, got {steps!r}")
+    trained_steps, table = model.refiner.steps, {}
+    try:
+        for count in steps:
+            model.refiner.steps = count
+            table[str(count)] = evaluate(model, test_set)["table1"]
+    finally:
+        model.refiner.steps = trained_steps
+    return table
 
 
 def example_index(test_set: data.CirclesDataset, circles: int = 4) -> int:
