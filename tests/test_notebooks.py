@@ -20,6 +20,14 @@ def test_notebook_is_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_valid_nbformat_with_cell_ids(path):
+    notebook = nbformat.reads(path.read_text(), as_version=nbformat.NO_CONVERT)
+    nbformat.validate(notebook)
+    ids = [cell.get("id") for cell in notebook.cells]
+    assert all(ids) and len(set(ids)) == len(ids), "every cell needs its own id (nbformat >= 4.5)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_one_parameters_cell_of_literals_with_profile_and_seed(path):
     notebook = nbformat.read(path, as_version=4)
     tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
