@@ -22,9 +22,9 @@ def test_notebook_is_committed_without_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_valid_nbformat_with_cell_ids(path):
     notebook = nbformat.reads(path.read_text(), as_version=nbformat.NO_CONVERT)
-    nbformat.validate(notebook)
-    ids = [cell.get("id") for cell in notebook.cells]
+    ids = [cell.get("id") for cell in notebook.cells]  # before validate(), which would fill in missing ids
     assert all(ids) and len(set(ids)) == len(ids), "every cell needs its own id (nbformat >= 4.5)"
+    nbformat.validate(notebook)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
