@@ -49,6 +49,19 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
     return notebooks
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def share_cores(jobs: int, environ=os.environ) -> int:
+    """Give each of ``jobs`` parallel notebooks ``cpu_count // jobs`` threads (at least 1) through the thread
+    variables their kernels inherit, unless the user set them. Two kernels with all cores each oversubscribe the
+    CPU, and small convolutions then run several times slower. Returns the threads per notebook."""
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    for name in THREAD_VARIABLES:
+        environ.setdefault(name, str(threads))
+    return threads
+
+
 def execute(notebook: Path, profile: str, seed: int, output_dir: Path) -> NotebookRun:
     """Run one notebook with papermill, injecting ``profile`` and ``seed``; never raises for a notebook's error."""
     import papermill
@@ -179,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(execute(notebook, profile, seed, output_dir))
                 _report(runs[-1], bar)
         else:
+            share_cores(args.jobs)
             with ProcessPoolExecutor(max_workers=args.jobs) as pool:
                 futures = [pool.submit(execute, notebook, profile, seed, output_dir) for notebook, seed in tasks]
                 for future in futures:

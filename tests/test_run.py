@@ -83,3 +83,13 @@ def test_the_summary_lists_extra_seeds_after_their_notebook(notebooks, isolated_
     text = (folder / "SUMMARY.smoke.md").read_text()
     assert "## 00_fine (extra seed 2)" in text and "## 00_fine (extra seed 10)" in text
     assert text.index("(extra seed 10)") < text.index("## 01_other") and "9.0" not in text
+
+
+def test_parallel_jobs_share_the_cores_without_overriding_the_user(monkeypatch):
+    monkeypatch.setattr(run.os, "cpu_count", lambda: 8)
+    environ = {}
+    assert run.share_cores(2, environ) == 4
+    assert {environ[name] for name in run.THREAD_VARIABLES} == {"4"}
+    environ = {"OMP_NUM_THREADS": "3"}
+    assert run.share_cores(16, environ) == 1  # never 0 threads
+    assert environ["OMP_NUM_THREADS"] == "3" and environ["MKL_NUM_THREADS"] == "1"
