@@ -65,7 +65,18 @@ def table1(result: dict) -> list[str]:
         lines.append(f"| {k} | {_fmt(here['baseline'].get(k))} | {_fmt(here['srn'].get(k))} | "
                      f"{paper['baseline'][k]} | {paper['srn'][k]} |")
     holds = all(here["srn"].get(k, 0) >= 2 * here["baseline"].get(k, math.inf) for k in ("2", "3", "4", "5"))
-    return lines + ["", f"SRN decomposes at least twice as often as the baseline for 2–5 circles: {_mark(holds)}"]
+    lines += ["", f"SRN decomposes at least twice as often as the baseline for 2–5 circles: {_mark(holds)}"]
+    by_steps = result.get("srn_by_inner_steps")
+    if by_steps:  # the same trained SRN evaluated with other numbers of inner steps (0 decodes S0 itself)
+        lines += ["", "The trained SRN evaluated with other numbers of inner steps (0 decodes its S0):", "",
+                  "| inner steps | " + " | ".join(f"{k} circles" for k in ("1", "2", "3", "4", "5")) + " |",
+                  "|---" * 6 + "|"]
+        lines += [f"| {steps} | " + " | ".join(_fmt(row.get(k)) for k in ("1", "2", "3", "4", "5")) + " |"
+                  for steps, row in by_steps.items()]
+    seconds = result.get("train_seconds")
+    if seconds:
+        lines += ["", "Training time: " + ", ".join(f"{kind} {value:.0f} s" for kind, value in seconds.items()) + "."]
+    return lines
 
 
 def tsne_table(result: dict) -> list[str]:

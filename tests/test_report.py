@@ -7,6 +7,12 @@ def test_table1_marks_the_claim_from_the_numbers():
     fails = {"table1": {"baseline": {str(k): 10.0 for k in range(1, 6)}, "srn": {str(k): 19.0 for k in range(1, 6)}}}
     assert report.table1(holds)[-1].endswith("✓") and report.table1(fails)[-1].endswith("✗")
     assert "| 3 | 10.0 | 20.0 | 7.8 | 79.9 |" in report.table1(holds)
+    assert not any("inner steps" in line for line in report.table1(holds))  # older JSON without the extras
+    extras = dict(holds, srn_by_inner_steps={"0": {str(k): 12.5 for k in range(1, 6)}, "5": holds["table1"]["srn"]},
+                  train_seconds={"baseline": 217.9, "srn": 244.2})
+    lines = report.table1(extras)
+    assert "| 0 | 12.5 | 12.5 | 12.5 | 12.5 | 12.5 |" in lines and "| 5 | 20.0 | 20.0 | 20.0 | 20.0 | 20.0 |" in lines
+    assert lines[-1] == "Training time: baseline 218 s, srn 244 s."
 
 
 def test_table3_needs_both_metrics_at_ten_steps_on_space_invaders():
