@@ -286,3 +286,19 @@ def test_training_seconds_sums_the_epochs_of_a_history():
     for bad in ([], [{"epoch": 1}]):
         with pytest.raises(ValueError, match="history"):
             experiment.training_seconds(bad)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_every_profile_builds_both_models_with_its_set_size(profile):
+    from srnlib import profiles
+
+    cfg = profiles.get("circles", profile)
+    baseline, srn = models.build_model("baseline", cfg), models.build_model("srn", cfg)
+    assert srn.refiner.steps == cfg["inner_steps"] and srn.refiner.lr == cfg["inner_lr"]
+    assert srn.decoder.attention == baseline.decoder.attention == cfg["attention"]
+    extra = sum(p.numel() for p in srn.srn_parameters())
+    assert plots.count_parameters(srn) == plots.count_parameters(baseline) + extra
+    if profile != "paper":  # the paper's decoder is too big for a quick CPU forward pass here
+        images, _ = data.generate(2, seed=0)
+        out = srn.eval()(images)
+        assert out.set.shape == (2, cfg["n"], cfg["d"]) and out.element_images.shape == (2, cfg["n"], 3, 64, 64)
