@@ -13,9 +13,10 @@ Shapes (B = batch, n = set size, d = element size, e = embedding size, C = n * g
 The baseline and the SRN model share every module except ``H_embed`` and ``H_agg``, so their trainable parameters
 differ exactly by those two. The architecture follows the authors' Circles code (CUAI/BetterSetRepresentations):
 batch normalisation in the encoder and the decoder, one projection shared by all channel groups (their 1x1
-``Conv1d``), raw (unnormalised) elements, and ``attention="rgb"``: the softmax over the elements is taken of the
-RGB outputs themselves, per channel, so an element both colours a pixel and claims it with the same number.
-``attention="logit"`` is the paper's wording of Eq. 4 instead: a fourth output channel is the logit.
+``Conv1d``) and raw (unnormalised) elements. ``attention="rgb"`` is Eq. 4 as the paper writes it and the authors
+coded it, ``I_i = TransposeConv(S_i)``, ``Y = sum_i softmax_i(I) * sigmoid(I_i)``: the softmax over the elements is
+taken of the RGB outputs themselves, per channel, so an element both colours a pixel and claims it with the same
+number. ``attention="logit"`` is a common variant (not the paper's): a fourth output channel is a mask logit.
 """
 from __future__ import annotations
 
@@ -115,8 +116,8 @@ class SetDecoder(nn.Module):
 
     ``channels`` are the widths of the transposed convolutions; a linear layer (batch-normalised) maps an element
     to a ``channels[0] x start x start`` map, and every transposed convolution doubles the resolution up to 64 x 64.
-    ``attention`` is "rgb" (the authors' code: softmax over elements of the RGB outputs, per channel, and the sum
-    clamped to [0, 1]) or "logit" (a fourth output channel is the logit of the softmax).
+    ``attention`` is "rgb" (Eq. 4 and the authors' code: softmax over elements of the RGB outputs, per channel, and
+    the sum clamped to [0, 1]) or "logit" (a variant: a fourth output channel is the logit of the softmax).
     """
 
     def __init__(self, d: int, channels: tuple = (32, 32, 16), start: int = 8, attention: str = "rgb"):
@@ -153,8 +154,8 @@ def mix_elements(decoded: torch.Tensor, attention: str = "rgb"):
     """Eq. 4's mixture of the decoded elements: decoded (B, n, 3 or 4, H, W) -> (reconstruction (B, 3, H, W),
     element images (B, n, 3, H, W), weights (B, n, 3 or 1, H, W)), the weights a softmax over the n elements.
 
-    "rgb": the weights are the softmax of the 3 outputs themselves, per channel, the element images
-    ``weights * sigmoid(outputs)`` and the reconstruction their sum clamped to [0, 1] (the authors' code).
+    "rgb" (Eq. 4): the weights are the softmax of the 3 outputs themselves, per channel, the element images
+    ``weights * sigmoid(outputs)`` and the reconstruction their sum, clamped to [0, 1] as in the authors' code.
     "logit": channel 4 is the logit of one weight per pixel, shared by the sigmoid RGB of channels 1-3.
     """
     if attention not in ATTENTIONS:
