@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from .._checks import check_positive
-from ..circles.models import upsampling_stack
+from ..circles.models import mix_elements, upsampling_stack
 from ..train import checkpoint_path, fit, seed_everything
 from .data import IMAGE_SIZE, SortOfClevrDataset, labels_to_images
 from .models import ELEMENT_DIM, GRID, RelationNetwork
@@ -67,10 +67,8 @@ class ImageDecoder(nn.Module):
         decoded = self.deconv(hidden.view(batch * n, self.channels[0], GRID, GRID))
         decoded = decoded[..., _CROP:_CROP + IMAGE_SIZE, _CROP:_CROP + IMAGE_SIZE]
         decoded = decoded.reshape(batch, n, 4, IMAGE_SIZE, IMAGE_SIZE)
-        weights = torch.softmax(decoded[:, :, 3:], dim=1)
-        rgb = torch.sigmoid(decoded[:, :, :3])
-        element_images = weights * rgb
-        return Decoded(element_images.sum(dim=1), element_images, weights, weights * (1 - rgb))
+        reconstruction, element_images, weights = mix_elements(decoded, "logit")
+        return Decoded(reconstruction, element_images, weights, weights - element_images)  # ink: weights * (1 - rgb)
 
 
 def _check_model(model) -> None:
