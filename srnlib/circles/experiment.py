@@ -41,9 +41,11 @@ def inner_steps_at(cfg: dict, epoch: int) -> int:
     return cfg["more_steps"] if epoch >= cfg["more_steps_epoch"] else cfg["inner_steps"]
 
 
-def load_or_train(kind: str, cfg: dict, seed: int = 0, retrain: bool = False, train_set=None, device=None):
+def load_or_train(kind: str, cfg: dict, seed: int = 0, retrain: bool = False, train_set=None, device=None,
+                  evaluate=None):
     """The ``kind`` ("baseline" or "srn") model of this profile and seed: loaded from its checkpoint when training
-    finished before, trained (and checkpointed every epoch) otherwise. Returns ``(model in eval mode, history)``."""
+    finished before, trained (and checkpointed every epoch) otherwise. Returns ``(model in eval mode, history)``.
+    ``evaluate(model) -> dict of floats`` runs after every epoch into the history (see ``srnlib.train.fit``)."""
     if kind not in MODEL_KINDS:
         raise ValueError(f"kind must be one of {MODEL_KINDS}, got {kind!r}")
     seed_everything(seed)
@@ -58,6 +60,7 @@ def load_or_train(kind: str, cfg: dict, seed: int = 0, retrain: bool = False, tr
         train_set, _ = datasets(cfg)
     history = fit(model, optimizer, train_set, reconstruction_step, epochs=cfg["epochs"],
                   batch_size=cfg["batch_size"], seed=seed, device=device, on_epoch_start=schedule, retrain=retrain,
+                  evaluate=evaluate,
                   checkpoint=checkpoint_path(EXPERIMENT, cfg["profile"], seed, cfg, name=kind), desc=kind)
     schedule(model, cfg["epochs"] - 1)
     return model.eval(), history

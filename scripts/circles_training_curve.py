@@ -1,0 +1,81 @@
+"""How Table 1 changes with training length: one Circles model trained beyond its profile's epochs, scored as it goes.
+
+    .venv/bin/python scripts/circles_training_curve.py --kind srn --epochs 48 --every 8 [--profile quick] [--seed 0]
+
+Trains the ``--kind`` model (baseline or srn) with the profile's settings except ``--epochs``, through
+``srnlib.circles.experiment.load_or_train``: its checkpoint is keyed by the changed settings (it never replaces the
+notebook's), saved every epoch and resumed after a kill. Every ``--every`` epochs it scores Table 1 on the profile's
+test set; the SRN also with 0 inner steps (decoding its own S0). Prints a markdown table and writes it with the
+numbers to ``runs/curves/circles.<kind>.<profile>.seed<seed>.epochs<epochs>.json`` (git-ignored).
+Run the two kinds as two processes (``OMP_NUM_THREADS=1`` each) to use two cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from srnlib import paths, profiles, results
+from srnlib.circles import experiment
+
+COUNTS = ("1", "2", "3", "4", "5")
+
+
+def scorer(kind: str, test_set, every: int):
+    """``evaluate(model)`` for ``fit``: Table 1 as flat floats every ``every``-th call (epoch), else nothing."""
+    epochs_seen = [0]
+
+    def evaluate(model) -> dict:
+        epochs_seen[0] += 1
+        if epochs_seen[0] % every:
+            return {}
+        scores = {f"success_{k}": v for k, v in experiment.evaluate(model, test_set)["table1"].items()}
+        if kind == "srn":
+            without = experiment.success_by_inner_steps(model, test_set, steps=(0,))["0"]
+            scores.update({f"success0_{k}": v for k, v in without.items()})
+        return scores
+
+    return evaluate
+
+
+def table(kind: str, history: list[dict]) -> list[str]:
+    """Markdown: one row per scored epoch (and, for the SRN, one with 0 inner steps)."""
+    lines = ["| epoch | steps | inner steps | " + " | ".join(f"{k} circles" for k in COUNTS) + " |", "|---" * 8 + "|"]
+    for record in history:
+        if "success_1" not in record:
+            continue
+        variants = [("trained", "success_")] + ([("0", "success0_")] if kind == "srn" else [])
+        for label, prefix in variants:
+            cells = " | ".join(f"{record[prefix + k]:.1f}" for k in COUNTS)
+            lines.append(f"| {record['epoch']} | {record['steps']} | {label} | {cells} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=experiment.MODEL_KINDS, required=True)
+    parser.add_argument("--profile", default="quick", choices=profiles.PROFILES)
+    parser.add_argument("--epochs", type=int, required=True, help="epochs to train (the profile's are replaced)")
+    parser.add_argument("--every", type=int, default=1, help="score Table 1 every this many epochs")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.every < 1:
+        parser.error("--epochs and --every must be at least 1")
+    cfg = profiles.get("circles", args.profile)
+    cfg["epochs"] = args.epochs
+    train_set, test_set = experiment.datasets(cfg)
+    _, history = experiment.load_or_train(args.kind, cfg, args.seed, train_set=train_set,
+                                          evaluate=scorer(args.kind, test_set, args.every))
+    steps_per_epoch = -(-len(train_set) // cfg["batch_size"])
+    history = [dict(record, steps=record["epoch"] * steps_per_epoch) for record in history]
+    lines = table(args.kind, history)
+    print("\n".join(lines))
+    out = paths.repo_root() / "runs" / "curves" / f"circles.{args.kind}.{args.profile}.seed{args.seed}.epochs{args.epochs}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"kind": args.kind, "profile": args.profile, "seed": args.seed, "settings": cfg,
+                               "device": results.hardware(), "history": history, "table": lines}, indent=2) + "\n")
+    print(f"wrote {out} ({experiment.training_seconds(history):.0f} s of training and scoring)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
