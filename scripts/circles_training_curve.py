@@ -15,9 +15,8 @@ import argparse
 import json
 
 from srnlib import paths, profiles, results
+from srnlib.report import CIRCLE_COUNTS as COUNTS
 from srnlib.circles import experiment
-
-COUNTS = ("1", "2", "3", "4", "5")
 
 
 def scorer(kind: str, test_set, every: int):

@@ -58,10 +58,13 @@ def responsibility_table(result: dict) -> list[str]:
                 f"under a tenth and spikes on at most half as many held-out pairs): {_mark(holds)}"]
 
 
+CIRCLE_COUNTS = ("1", "2", "3", "4", "5")  # Table 1's rows
+
+
 def table1(result: dict) -> list[str]:
     here, paper = result["table1"], PAPER["table1"]
     lines = ["| circles | baseline (here) | SRN (here) | baseline (paper) | SRN (paper) |", "|---|---|---|---|---|"]
-    for k in ("1", "2", "3", "4", "5"):
+    for k in CIRCLE_COUNTS:
         lines.append(f"| {k} | {_fmt(here['baseline'].get(k))} | {_fmt(here['srn'].get(k))} | "
                      f"{paper['baseline'][k]} | {paper['srn'][k]} |")
     holds = all(here["srn"].get(k, 0) >= 2 * here["baseline"].get(k, math.inf) for k in ("2", "3", "4", "5"))
@@ -69,9 +72,9 @@ def table1(result: dict) -> list[str]:
     by_steps = result.get("srn_by_inner_steps")
     if by_steps:  # the same trained SRN evaluated with other numbers of inner steps (0 decodes S0 itself)
         lines += ["", "The trained SRN evaluated with other numbers of inner steps (0 decodes its S0):", "",
-                  "| inner steps | " + " | ".join(f"{k} circles" for k in ("1", "2", "3", "4", "5")) + " |",
+                  "| inner steps | " + " | ".join(f"{k} circles" for k in CIRCLE_COUNTS) + " |",
                   "|---" * 6 + "|"]
-        lines += [f"| {steps} | " + " | ".join(_fmt(row.get(k)) for k in ("1", "2", "3", "4", "5")) + " |"
+        lines += [f"| {steps} | " + " | ".join(_fmt(row.get(k)) for k in CIRCLE_COUNTS) + " |"
                   for steps, row in by_steps.items()]
     seconds = result.get("train_seconds")
     if seconds:
