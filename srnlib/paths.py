@@ -23,15 +23,20 @@ def _folder(name: str) -> Path:
     return path
 
 
-def figures_dir(profile: str | None = None) -> Path:
+def figures_dir(profile: str | None = None, seed: int = 0) -> Path:
     """PNG figures the notebooks write, named after the paper's figure or table.
 
-    ``smoke`` runs (CI, nbval) write to the git-ignored ``figures/smoke/`` so they never replace the committed
-    figures; ``profile=None`` reads ``$SRN_PROFILE`` like the notebooks do.
+    ``smoke`` runs (CI, nbval) write to the git-ignored ``figures/smoke/`` and runs with another ``seed`` than 0
+    (e.g. ``python -m srnlib.run --seeds 3``) to the git-ignored ``figures/seed<k>/``, so neither replaces the
+    committed seed-0 figures; ``profile=None`` reads ``$SRN_PROFILE`` like the notebooks do.
     """
     from .profiles import resolve
 
-    return _folder("figures/smoke" if resolve(profile) == "smoke" else "figures")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    if resolve(profile) == "smoke":
+        return _folder("figures/smoke")
+    return _folder(f"figures/seed{seed}" if seed else "figures")
 
 
 def results_dir() -> Path:

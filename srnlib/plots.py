@@ -11,9 +11,10 @@ from .paths import figures_dir
 MODEL_COLOURS = {"continuous": "tab:red", "baseline": "tab:red", "iterative": "tab:blue", "srn": "tab:blue"}
 
 
-def save(figure, name: str, profile: str | None = None) -> Path:
-    """Save ``figure`` as ``figures/<name>.png`` (150 dpi; ``figures/smoke/`` at smoke) and return the path."""
-    path = figures_dir(profile) / f"{name}.png"
+def save(figure, name: str, profile: str | None = None, seed: int = 0) -> Path:
+    """Save ``figure`` as ``figures/<name>.png`` (150 dpi) and return the path; ``figures/smoke/`` at smoke and
+    ``figures/seed<k>/`` for another seed than 0 (see ``srnlib.paths.figures_dir``)."""
+    path = figures_dir(profile, seed) / f"{name}.png"
     figure.savefig(path, dpi=150, bbox_inches="tight")
     return path
 

@@ -44,3 +44,23 @@ def test_notebook_writes_its_results_json_and_has_no_absolute_paths(path):
     source = "".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
     assert "write_results(" in source and f'"{path.stem}"' in source
     assert "/work/" not in source and "/home/" not in source and ":\\" not in source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_figures_are_saved_through_srnlib_with_the_seed(path):
+    """Every figure goes through ``plots.save(..., profile, seed)``: smoke and extra-seed runs (``run --seeds N``)
+    then write to ignored folders instead of replacing the committed seed-0 figures."""
+    calls = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                assert node.func.attr != "savefig", f"save figures with srnlib.plots.save: {ast.unparse(node)}"
+                if node.func.attr == "save" and ast.unparse(node.func.value).endswith("plots"):
+                    calls.append(node)
+    assert calls, "the notebook saves no figure"
+    for call in calls:
+        arguments = [ast.unparse(a) for a in call.args] + [f"{k.arg}={ast.unparse(k.value)}" for k in call.keywords]
+        assert arguments[2:] in (["cfg.profile", "seed"], ["profile=cfg.profile", "seed=seed"]), ast.unparse(call)

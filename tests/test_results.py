@@ -37,6 +37,28 @@ def test_smoke_figures_go_to_an_ignored_folder(isolated_home, monkeypatch):
     assert "figures/smoke/" in ignored and "results/*.smoke.json" in ignored
 
 
+def test_extra_seeds_figures_go_to_an_ignored_folder_of_their_own(isolated_home):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    assert srnlib.paths.figures_dir("quick", seed=0) == isolated_home / "figures"
+    assert srnlib.paths.figures_dir("quick", seed=2) == isolated_home / "figures" / "seed2"
+    assert srnlib.paths.figures_dir("smoke", seed=2) == isolated_home / "figures" / "smoke"
+    figure = plt.figure()
+    try:
+        assert srnlib.plots.save(figure, "demo", "quick", seed=3) == isolated_home / "figures" / "seed3" / "demo.png"
+    finally:
+        plt.close(figure)
+    assert (isolated_home / "figures" / "seed3" / "demo.png").is_file()
+    assert not (isolated_home / "figures" / "demo.png").exists()
+    ignored = (srnlib.paths.Path(__file__).resolve().parent.parent / ".gitignore").read_text().splitlines()
+    assert "figures/seed*/" in ignored
+    with pytest.raises(ValueError, match="seed"):
+        srnlib.paths.figures_dir("quick", seed=-1)
+
+
 def test_mean_and_std_pools_nested_scores_with_the_sample_std():
     runs = [{"rn": {"furthest": 60.0, "count": 35.0}}, {"rn": {"furthest": 64.0, "count": 35.0}},
             {"rn": {"furthest": 62.0, "count": 35.0}}]
