@@ -76,6 +76,13 @@ def table1(result: dict) -> list[str]:
                   "|---" * 6 + "|"]
         lines += [f"| {steps} | " + " | ".join(_fmt(row.get(k)) for k in CIRCLE_COUNTS) + " |"
                   for steps, row in by_steps.items()]
+    sharing = result.get("circle_sharing")
+    if sharing:  # how the models miscount (srnlib.circles.experiment.circle_sharing), test images with 1-5 circles
+        lines += ["", "How they miss (% of test images with 1–5 circles; shared: % of circles two or more elements "
+                  "each draw at least a tenth of):", "",
+                  "| model | more active elements than circles | fewer | circles shared |", "|---|---|---|---|"]
+        lines += [f"| {kind} | {_fmt(row.get('over_counted'))} | {_fmt(row.get('under_counted'))} | "
+                  f"{_fmt(row.get('shared_circles'))} |" for kind, row in sharing.items()]
     seconds = result.get("train_seconds")
     if seconds:
         lines += ["", "Training time: " + ", ".join(f"{kind} {value:.0f} s" for kind, value in seconds.items()) + "."]

@@ -302,3 +302,66 @@ def test_every_profile_builds_both_models_with_its_set_size(profile):
         images, _ = data.generate(2, seed=0)
         out = srn.eval()(images)
         assert out.set.shape == (2, cfg["n"], cfg["d"]) and out.element_images.shape == (2, cfg["n"], 3, 64, 64)
+
+
+def _one_red_circle_decoded(n: int = 3):
+    """Decoder outputs (1, n, 3, 64, 64) where element 0 draws one red circle at (20, 30), radius 6, and the
+    others draw nothing; with the circle's table (1, 1, 4)."""
+    table = np.array([[[20.0, 30.0, 6.0, data.RED]]], dtype=np.float32)
+    decoded = torch.full((1, n, 3, 64, 64), -8.0)
+    decoded[0, 0, data.RED] = torch.where(data.circle_masks(table)[0, 0], 8.0, -8.0)
+    return decoded, table
+
+
+def test_eq4_lets_two_elements_share_a_circle_at_no_reconstruction_cost_but_table1_counts_both():
+    """Why over-counting is not trained away: duplicating the element that draws a circle leaves Eq. 4's
+    reconstruction (and so the loss) unchanged, while the decomposition metric now sees two active elements."""
+    decoded, table = _one_red_circle_decoded()
+    image = data.render_table(table)
+    alone, alone_elements, _ = models.mix_elements(decoded, "rgb")
+    decoded[0, 1] = decoded[0, 0]  # element 1 now draws the same circle
+    shared, shared_elements, _ = models.mix_elements(decoded, "rgb")
+    torch.testing.assert_close(shared, alone, atol=1e-3, rtol=0)
+    assert float((alone - image).abs().max()) < 1e-3
+    assert metrics.active_elements(alone_elements).tolist() == [1]
+    assert metrics.active_elements(shared_elements).tolist() == [2]
+    assert metrics.decomposition_success(alone_elements, torch.tensor([1])).tolist() == [True]
+    assert metrics.decomposition_success(shared_elements, torch.tensor([1])).tolist() == [False]
+    torch.testing.assert_close(experiment.ink_shares(alone_elements, table), torch.tensor([[[1.0, 0.0, 0.0]]]),
+                               atol=1e-3, rtol=0)
+    torch.testing.assert_close(experiment.ink_shares(shared_elements, table), torch.tensor([[[0.5, 0.5, 0.0]]]),
+                               atol=1e-3, rtol=0)
+
+
+def test_ink_shares_use_each_circles_own_colour_and_mark_padding_nan():
+    decoded, table = _one_red_circle_decoded()
+    green = np.array([[[45.0, 30.0, 6.0, data.GREEN]]], dtype=np.float32)
+    decoded[0, 2, data.GREEN] = torch.where(data.circle_masks(green)[0, 0], 8.0, -8.0)  # element 2: a green circle
+    padded = np.concatenate([table, green, np.zeros((1, 1, 4), np.float32)], axis=1)  # red, green, padding
+    _, element_images, _ = models.mix_elements(decoded, "rgb")
+    shares = experiment.ink_shares(element_images, padded)
+    torch.testing.assert_close(shares[0, :2], torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]), atol=1e-3, rtol=0)
+    assert bool(torch.isnan(shares[0, 2]).all())
+    with pytest.raises(ValueError, match="element_images"):
+        experiment.ink_shares(element_images[:, :, :2], padded)
+    with pytest.raises(ValueError, match="tables"):
+        experiment.ink_shares(element_images, np.zeros((2, 1, 4), np.float32))
+
+
+def test_circle_sharing_reports_miscounts_and_shared_circles(monkeypatch):
+    """Three hand-made test images of one red circle: drawn by one element, shared by two, and not drawn."""
+    decoded, table = _one_red_circle_decoded()
+    shared = decoded.clone()
+    shared[0, 1] = shared[0, 0]
+    empty = torch.full_like(decoded, -8.0)
+    _, element_images, _ = models.mix_elements(torch.cat([decoded, shared, empty]), "rgb")
+    test_set = data.CirclesDataset(3, seed=0, min_circles=1, max_circles=1, cache=False)
+    test_set.table, test_set.counts = np.repeat(table, 3, axis=0), torch.ones(3, dtype=torch.long)
+    test_set.images = data.render_table(test_set.table).to(torch.uint8)
+    fake = models.Decomposition
+    monkeypatch.setattr(experiment, "decompose",
+                        lambda model, images: fake(element_images.sum(1), element_images, element_images, None, None))
+    stats = experiment.circle_sharing(None, test_set)
+    assert stats == pytest.approx({"over_counted": 100 / 3, "under_counted": 100 / 3, "shared_circles": 100 / 3})
+    with pytest.raises(ValueError, match="share"):
+        experiment.circle_sharing(None, test_set, share=0.7)

@@ -13,6 +13,10 @@ def test_table1_marks_the_claim_from_the_numbers():
     lines = report.table1(extras)
     assert "| 0 | 12.5 | 12.5 | 12.5 | 12.5 | 12.5 |" in lines and "| 5 | 20.0 | 20.0 | 20.0 | 20.0 | 20.0 |" in lines
     assert lines[-1] == "Training time: baseline 218 s, srn 244 s."
+    sharing = {"baseline": {"over_counted": 67.2, "under_counted": 13.6, "shared_circles": 47.4},
+               "srn": {"over_counted": 57.6, "under_counted": 15.8, "shared_circles": 48.9}}
+    lines = report.table1(dict(extras, circle_sharing=sharing))
+    assert "| srn | 57.6 | 15.8 | 48.9 |" in lines and "| baseline | 67.2 | 13.6 | 47.4 |" in lines
 
 
 def test_table3_needs_both_metrics_at_ten_steps_on_space_invaders():

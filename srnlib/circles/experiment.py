@@ -122,6 +122,49 @@ def refinement_stats(model, images: torch.Tensor) -> dict:
             "element_norm": float(initial.norm(dim=-1).mean())}
 
 
+def ink_shares(element_images: torch.Tensor, tables) -> torch.Tensor:
+    """How much of each circle each element draws: element images (B, n, 3, H, W), tables (B, k, 4) -> (B, k, n).
+
+    An element's share of a circle is its mean intensity over the circle's pixels in the circle's own colour
+    channel, so a circle drawn fully by one element gives the row (1, 0, ..., 0), a circle two elements draw with
+    equal weights (0.5, 0.5, 0, ...), and a circle nobody draws zeros. Padding rows (radius 0) are NaN.
+    """
+    if not torch.is_tensor(element_images) or element_images.dim() != 5 or element_images.shape[2] != 3:
+        shape = tuple(element_images.shape) if torch.is_tensor(element_images) else type(element_images).__name__
+        raise ValueError(f"element_images must have shape (B, n, 3, H, W), got {shape}")
+    table = torch.as_tensor(np.asarray(tables, dtype=np.float32))
+    if table.dim() != 3 or table.shape[0] != element_images.shape[0]:
+        raise ValueError(f"tables must have shape (B, k, 4) with B = {element_images.shape[0]}, got {tuple(table.shape)}")
+    masks = data.circle_masks(table, element_images.shape[-1]).to(element_images.dtype)  # (B, k, H, W)
+    colour = table[..., 3].long().clamp(0, 2)  # (B, k)
+    batch = torch.arange(table.shape[0]).view(-1, 1)
+    own_colour = element_images.permute(0, 2, 1, 3, 4)[batch, colour]  # (B, k, n, H, W): each circle's channel
+    area = masks.sum(dim=(2, 3)).unsqueeze(-1)  # (B, k, 1)
+    ink = torch.einsum("bkhw,bknhw->bkn", masks, own_colour)
+    return torch.where(area > 0, ink / area.clamp(min=1), torch.full_like(ink, float("nan")))
+
+
+@torch.no_grad()
+def circle_sharing(model: BaselineAutoencoder, test_set: data.CirclesDataset, share: float = 0.1,
+                   limit: int = 500) -> dict:
+    """How the model gets Table 1 wrong, on the first ``limit`` test images with 1-5 circles, in percent:
+    ``over_counted`` / ``under_counted`` (more / fewer active elements than circles) and ``shared_circles``
+    (circles of which two or more elements each draw at least ``share``, see ``ink_shares``)."""
+    if not 0 < share <= 0.5:
+        raise ValueError(f"share must be in (0, 0.5], got {share!r}")
+    chosen = torch.nonzero((test_set.counts >= 1) & (test_set.counts <= 5)).flatten()[:limit]
+    if len(chosen) == 0:
+        raise ValueError("test_set has no image with 1 to 5 circles")
+    out = decompose(model, test_set.images[chosen].float())
+    counts, tables = test_set.counts[chosen], np.asarray(test_set.table)[chosen.numpy()]
+    active = metrics.active_elements(out.element_images)
+    shares = ink_shares(out.element_images, tables)  # (B, k, n)
+    holders = (shares >= share).sum(dim=2)[torch.as_tensor(tables[..., 2] > 0)]  # per real circle
+    return {"over_counted": 100.0 * float((active > counts).float().mean()),
+            "under_counted": 100.0 * float((active < counts).float().mean()),
+            "shared_circles": 100.0 * float((holders >= 2).float().mean())}
+
+
 def success_by_inner_steps(model, test_set: data.CirclesDataset, steps=(0, 5, 20)) -> dict:
     """Table 1 of a trained SRN evaluated with other numbers of inner steps: ``{"0": {"1": pct, ...}, ...}``.
 
