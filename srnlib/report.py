@@ -130,6 +130,33 @@ def clutrr_table(result: dict) -> list[str]:
     return lines + ["", f"RN+SRN ≥ RN: {_mark(here['rn_srn'] >= here['rn'])}"]
 
 
+def table1_across_seeds(results: list[dict]) -> list[str]:
+    """Table 1 over several seeds' results of notebook 01: mean ± std per model and circle count (sample std), and
+    for how many seeds the SRN reached twice the baseline at every count from 2 to 5."""
+    from .results import mean_and_std
+
+    tables = [result["table1"] for result in results]
+    mean, std = mean_and_std([{kind: {k: table[kind][k] for k in CIRCLE_COUNTS} for kind in ("baseline", "srn")}
+                              for table in tables])
+    seeds = [str(seed) for result in results for seed in result.get("seeds", ["?"])]
+    lines = [f"Seeds {', '.join(seeds)}: mean ± std (sample) over {len(tables)} runs.", "",
+             "| circles | baseline (here) | SRN (here) | SRN ≥ 2x baseline in | baseline (paper) | SRN (paper) |",
+             "|---|---|---|---|---|---|"]
+    for k in CIRCLE_COUNTS:
+        wins = sum(table["srn"][k] >= 2 * table["baseline"][k] for table in tables)
+        lines.append(f"| {k} | {mean['baseline'][k]:.1f} ± {std['baseline'][k]:.1f} | {mean['srn'][k]:.1f} ± "
+                     f"{std['srn'][k]:.1f} | {wins} of {len(tables)} seeds | {PAPER['table1']['baseline'][k]} | "
+                     f"{PAPER['table1']['srn'][k]} |")
+    holds = sum(all(table["srn"][k] >= 2 * table["baseline"][k] for k in CIRCLE_COUNTS[1:]) for table in tables)
+    return lines + ["", f"Seeds where the SRN decomposes at least twice as often as the baseline for 2–5 circles: "
+                        f"{holds} of {len(tables)}"]
+
+
+ACROSS_SEEDS = {  # notebook -> a table pooling its seeds' results, shown when there are several
+    "01_circles_decomposition": ("Table 1 over seeds: decomposition success (%)", table1_across_seeds),
+}
+
+
 TABLES = {  # notebook -> the paper tables it reports
     "00_responsibility_problem": [("Theorem 1 demo", responsibility_table)],
     "01_circles_decomposition": [("Table 1: decomposition success (%)", table1)],
@@ -150,3 +177,14 @@ def notebook_tables(notebook: str, result: dict) -> list[str]:
         except (KeyError, TypeError) as error:
             lines.append(f"(results JSON lacks the keys for this table: {error})")
     return lines
+
+
+def across_seeds_tables(notebook: str, results: list[dict]) -> list[str]:
+    """Markdown pooling several seeds' results of one notebook (nothing for one seed or a notebook without one)."""
+    if notebook not in ACROSS_SEEDS or len(results) < 2:
+        return []
+    title, render = ACROSS_SEEDS[notebook]
+    try:
+        return ["", f"### {title}", ""] + render(results)
+    except (KeyError, TypeError, ValueError) as error:
+        return ["", f"### {title}", "", f"(results JSON lacks the keys for this table: {error})"]

@@ -120,21 +120,26 @@ def write_summary(profile: str, runs: list[NotebookRun]) -> Path:
     for run in runs:
         status = "ok" if run.ok else f"FAILED: {run.error[:120]}"
         lines.append(f"| {run.notebook} | {run.seed} | {status} | {run.seconds:.0f} s |")
-    collected = {}
-    for path in result_files(folder, profile):
+    collected, by_notebook = {}, {}
+    for path in result_files(folder, profile):  # grouped by notebook, seeds in order
         payload = json.loads(path.read_text())
         notebook = payload.get("notebook", path.name.split(".")[0])
         collected[path.name] = payload
-        seed = extra_seed(path)
-        lines += ["", f"## {notebook}" + (f" (extra seed {seed})" if seed else ""), "",
-                  f"Seeds {payload.get('seeds')}, {payload.get('wall_seconds')} s, torch {payload.get('torch_version')}, "
-                  f"{payload.get('device')}."]
-        tables = report.notebook_tables(notebook, payload)
-        if not tables:
-            rows: list[tuple[str, str]] = []
-            _flatten("", {k: v for k, v in payload.items() if k != "wall_seconds"}, rows)
-            tables = ["", "| key | value |", "|---|---|"] + [f"| {key} | {value} |" for key, value in rows]
-        lines += tables
+        by_notebook.setdefault(notebook, []).append((extra_seed(path), payload))
+    for notebook, seeded in by_notebook.items():
+        for seed, payload in seeded:
+            lines += ["", f"## {notebook}" + (f" (extra seed {seed})" if seed else ""), "",
+                      f"Seeds {payload.get('seeds')}, {payload.get('wall_seconds')} s, torch "
+                      f"{payload.get('torch_version')}, {payload.get('device')}."]
+            tables = report.notebook_tables(notebook, payload)
+            if not tables:
+                rows: list[tuple[str, str]] = []
+                _flatten("", {k: v for k, v in payload.items() if k != "wall_seconds"}, rows)
+                tables = ["", "| key | value |", "|---|---|"] + [f"| {key} | {value} |" for key, value in rows]
+            lines += tables
+        pooled = report.across_seeds_tables(notebook, [payload for _, payload in seeded])
+        if pooled:
+            lines += ["", f"## {notebook} over {len(seeded)} seeds"] + pooled
     summary = folder / f"SUMMARY.{profile}.md"
     summary.write_text("\n".join(lines) + "\n")
     (folder / f"SUMMARY.{profile}.json").write_text(

@@ -56,3 +56,18 @@ def test_table2_checks_the_notebooks_claim_not_a_weaker_one():
     rn = dict(at_priors, robust_synthetic=0.0)
     result = {"table2": {"rn": rn, "rn_srn": learned}, "ablation_srn_0_steps": {"furthest": 60.0}}
     assert "✗" not in "\n".join(report.table2(result)[-3:])
+
+
+def test_table1_across_seeds_pools_mean_and_sample_std_and_counts_the_seeds_that_hold():
+    def result(seed, baseline, srn):
+        return {"seeds": [seed], "table1": {"baseline": {str(k): baseline for k in range(1, 6)},
+                                            "srn": {str(k): srn for k in range(1, 6)}}}
+    runs = [result(0, 10.0, 20.0), result(1, 20.0, 20.0), result(2, 30.0, 80.0)]
+    lines = report.table1_across_seeds(runs)
+    assert lines[0].startswith("Seeds 0, 1, 2: mean ± std (sample) over 3 runs")
+    assert "| 3 | 20.0 ± 10.0 | 40.0 ± 34.6 | 2 of 3 seeds | 7.8 | 79.9 |" in lines
+    assert lines[-1].endswith("2 of 3")
+    assert report.across_seeds_tables("01_circles_decomposition", runs[:1]) == []
+    assert report.across_seeds_tables("05_clutrr", runs) == []
+    assert "### Table 1 over seeds" in report.across_seeds_tables("01_circles_decomposition", runs)[1]
+    assert any("lacks the keys" in line for line in report.across_seeds_tables("01_circles_decomposition", [{}, {}]))

@@ -93,3 +93,19 @@ def test_parallel_jobs_share_the_cores_without_overriding_the_user(monkeypatch):
     environ = {"OMP_NUM_THREADS": "3"}
     assert run.share_cores(16, environ) == 1  # never 0 threads
     assert environ["OMP_NUM_THREADS"] == "3" and environ["MKL_NUM_THREADS"] == "1"
+
+
+def test_the_summary_pools_a_notebooks_seeds_right_after_them(notebooks, isolated_home):
+    folder = isolated_home / "results"
+    folder.mkdir(exist_ok=True)
+    for seed, srn in [(0, 20.0), (1, 30.0)]:
+        table1 = {"baseline": {str(k): 10.0 for k in range(1, 6)}, "srn": {str(k): srn for k in range(1, 6)}}
+        name = "01_circles_decomposition.smoke" + (f".seed{seed}" if seed else "") + ".json"
+        (folder / name).write_text(json.dumps({"notebook": "01_circles_decomposition", "seeds": [seed],
+                                               "table1": table1}))
+    (folder / "02_later.smoke.json").write_text(json.dumps({"notebook": "02_later", "answer": 1.0}))
+    assert run.main(["--profile", "smoke", "--notebooks", str(notebooks), "--report-only"]) == 0
+    text = (folder / "SUMMARY.smoke.md").read_text()
+    pooled = text.index("## 01_circles_decomposition over 2 seeds")
+    assert text.index("(extra seed 1)") < pooled < text.index("## 02_later")
+    assert "| 2 | 10.0 ± 0.0 | 25.0 ± 7.1 | 2 of 2 seeds | 16.5 | 88.7 |" in text
