@@ -136,11 +136,10 @@ def ink_shares(element_images: torch.Tensor, tables) -> torch.Tensor:
     if table.dim() != 3 or table.shape[0] != element_images.shape[0]:
         raise ValueError(f"tables must have shape (B, k, 4) with B = {element_images.shape[0]}, got {tuple(table.shape)}")
     masks = data.circle_masks(table, element_images.shape[-1]).to(element_images.dtype)  # (B, k, H, W)
-    colour = table[..., 3].long().clamp(0, 2)  # (B, k)
-    batch = torch.arange(table.shape[0]).view(-1, 1)
-    own_colour = element_images.permute(0, 2, 1, 3, 4)[batch, colour]  # (B, k, n, H, W): each circle's channel
+    ink_per_channel = torch.einsum("bkhw,bnchw->bknc", masks, element_images)  # (B, k, n, 3)
+    colour = table[..., 3].long().clamp(0, 2).view(*table.shape[:2], 1, 1)  # (B, k, 1, 1)
+    ink = ink_per_channel.gather(3, colour.expand(-1, -1, element_images.shape[1], 1)).squeeze(3)  # (B, k, n)
     area = masks.sum(dim=(2, 3)).unsqueeze(-1)  # (B, k, 1)
-    ink = torch.einsum("bkhw,bknhw->bkn", masks, own_colour)
     return torch.where(area > 0, ink / area.clamp(min=1), torch.full_like(ink, float("nan")))
 
 
@@ -155,11 +154,15 @@ def circle_sharing(model: BaselineAutoencoder, test_set: data.CirclesDataset, sh
     chosen = torch.nonzero((test_set.counts >= 1) & (test_set.counts <= 5)).flatten()[:limit]
     if len(chosen) == 0:
         raise ValueError("test_set has no image with 1 to 5 circles")
-    out = decompose(model, test_set.images[chosen].float())
     counts, tables = test_set.counts[chosen], np.asarray(test_set.table)[chosen.numpy()]
-    active = metrics.active_elements(out.element_images)
-    shares = ink_shares(out.element_images, tables)  # (B, k, n)
-    holders = (shares >= share).sum(dim=2)[torch.as_tensor(tables[..., 2] > 0)]  # per real circle
+    active, holders = [], []
+    for start in range(0, len(chosen), EVAL_BATCH):  # in batches: element images are (B, n, 3, 64, 64)
+        part = slice(start, start + EVAL_BATCH)
+        element_images = decompose(model, test_set.images[chosen[part]].float()).element_images
+        active.append(metrics.active_elements(element_images))
+        shares = ink_shares(element_images, tables[part])  # (B, k, n)
+        holders.append((shares >= share).sum(dim=2)[torch.as_tensor(tables[part][..., 2] > 0)])  # per real circle
+    active, holders = torch.cat(active), torch.cat(holders)
     return {"over_counted": 100.0 * float((active > counts).float().mean()),
             "under_counted": 100.0 * float((active < counts).float().mean()),
             "shared_circles": 100.0 * float((holders >= 2).float().mean())}
