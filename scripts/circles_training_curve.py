@@ -3,10 +3,12 @@
     .venv/bin/python scripts/circles_training_curve.py --kind srn --epochs 48 --every 8 [--profile quick] [--seed 0]
 
 Trains the ``--kind`` model (baseline or srn) with the profile's settings except ``--epochs``, through
-``srnlib.circles.experiment.load_or_train``: its checkpoint is keyed by the changed settings (it never replaces the
-notebook's), saved every epoch and resumed after a kill. Every ``--every`` epochs it scores Table 1 on the profile's
-test set; the SRN also with 0 inner steps (decoding its own S0). Prints a markdown table and writes it with the
-numbers to ``runs/curves/circles.<kind>.<profile>.seed<seed>.epochs<epochs>.json`` (git-ignored).
+``srnlib.circles.experiment.load_or_train``: its checkpoint is keyed by the settings (with the profile's own epochs
+it is notebook 01's checkpoint, otherwise one of its own), saved every epoch and resumed after a kill. Every
+``--every`` epochs it scores Table 1 on the profile's test set; the SRN also with 0 inner steps (decoding its own
+S0). Prints a markdown table and the final model's miscounts (``experiment.circle_sharing``, notebook 01's
+section 7), and writes both with the numbers to
+``runs/curves/circles.<kind>.<profile>.seed<seed>.epochs<epochs>.json`` (git-ignored).
 Run the two kinds as two processes (``OMP_NUM_THREADS=1`` each) to use two cores.
 """
 from __future__ import annotations
@@ -62,16 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     cfg = profiles.get("circles", args.profile)
     cfg["epochs"] = args.epochs
     train_set, test_set = experiment.datasets(cfg)
-    _, history = experiment.load_or_train(args.kind, cfg, args.seed, train_set=train_set,
-                                          evaluate=scorer(args.kind, test_set, args.every))
+    model, history = experiment.load_or_train(args.kind, cfg, args.seed, train_set=train_set,
+                                              evaluate=scorer(args.kind, test_set, args.every))
     steps_per_epoch = -(-len(train_set) // cfg["batch_size"])
     history = [dict(record, steps=record["epoch"] * steps_per_epoch) for record in history]
     lines = table(args.kind, history)
+    sharing = experiment.circle_sharing(model, test_set)  # the final model's miscounts, as in notebook 01
+    lines += ["", f"After epoch {args.epochs}: " + ", ".join(f"{name.replace('_', ' ')} {pct:.1f} %"
+                                                              for name, pct in sharing.items())]
     print("\n".join(lines))
     out = paths.repo_root() / "runs" / "curves" / f"circles.{args.kind}.{args.profile}.seed{args.seed}.epochs{args.epochs}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"kind": args.kind, "profile": args.profile, "seed": args.seed, "settings": cfg,
-                               "device": results.hardware(), "history": history, "table": lines}, indent=2) + "\n")
+                               "device": results.hardware(), "history": history, "table": lines,
+                               "circle_sharing": sharing}, indent=2) + "\n")
     print(f"wrote {out} ({experiment.training_seconds(history):.0f} s of training and scoring)")
     return 0
 
