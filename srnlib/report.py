@@ -152,8 +152,24 @@ def table1_across_seeds(results: list[dict]) -> list[str]:
                         f"{holds} of {len(tables)}"]
 
 
+def tsne_across_seeds(results: list[dict]) -> list[str]:
+    """Figure 3's smoothness over several seeds' results of notebook 02: mean ± sample std per model, and for how
+    many seeds the SRN's latent grid was the smoother."""
+    from .results import mean_and_std
+
+    scores = [{kind: result["tsne_smoothness"][kind] for kind in ("baseline", "srn")} for result in results]
+    mean, std = mean_and_std(scores)
+    seeds = [str(seed) for result in results for seed in result.get("seeds", ["?"])]
+    smoother = sum(score["srn"] > score["baseline"] for score in scores)
+    return [f"Seeds {', '.join(seeds)}: mean ± std (sample) over {len(scores)} runs.", "",
+            "| model | t-SNE smoothness |", "|---|---|",
+            *[f"| {kind} | {mean[kind]:.3f} ± {std[kind]:.3f} |" for kind in ("baseline", "srn")], "",
+            f"Seeds where the SRN's latent grid is the smoother: {smoother} of {len(scores)}"]
+
+
 ACROSS_SEEDS = {  # notebook -> a table pooling its seeds' results, shown when there are several
     "01_circles_decomposition": ("Table 1 over seeds: decomposition success (%)", table1_across_seeds),
+    "02_interpolation_and_tsne": ("Figure 3 over seeds: t-SNE smoothness", tsne_across_seeds),
 }
 
 

@@ -71,3 +71,13 @@ def test_table1_across_seeds_pools_mean_and_sample_std_and_counts_the_seeds_that
     assert report.across_seeds_tables("05_clutrr", runs) == []
     assert "### Table 1 over seeds" in report.across_seeds_tables("01_circles_decomposition", runs)[1]
     assert any("lacks the keys" in line for line in report.across_seeds_tables("01_circles_decomposition", [{}, {}]))
+
+
+def test_tsne_across_seeds_pools_the_smoothness_and_counts_where_the_srn_is_smoother():
+    runs = [{"seeds": [0], "tsne_smoothness": {"baseline": 0.1, "srn": 0.3}},
+            {"seeds": [1], "tsne_smoothness": {"baseline": 0.3, "srn": 0.1}},
+            {"seeds": [2], "tsne_smoothness": {"baseline": 0.2, "srn": 0.5}}]
+    lines = report.tsne_across_seeds(runs)
+    assert "| baseline | 0.200 ± 0.100 |" in lines and "| srn | 0.300 ± 0.200 |" in lines
+    assert lines[-1] == "Seeds where the SRN's latent grid is the smoother: 2 of 3"
+    assert "### Figure 3 over seeds" in report.across_seeds_tables("02_interpolation_and_tsne", runs)[1]

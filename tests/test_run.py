@@ -109,3 +109,17 @@ def test_the_summary_pools_a_notebooks_seeds_right_after_them(notebooks, isolate
     pooled = text.index("## 01_circles_decomposition over 2 seeds")
     assert text.index("(extra seed 1)") < pooled < text.index("## 02_later")
     assert "| 2 | 10.0 ± 0.0 | 25.0 ± 7.1 | 2 of 2 seeds | 16.5 | 88.7 |" in text
+
+
+def test_the_status_table_keeps_the_latest_run_of_every_notebook_and_seed(notebooks, isolated_home):
+    assert run.main(["--profile", "smoke", "--notebooks", str(notebooks)]) == 1  # 01_broken fails
+    write_notebook(notebooks / "01_broken.ipynb", "x = 1")  # mended, then rerun alone
+    assert run.main(["--profile", "smoke", "--notebooks", str(notebooks), "--only", "01"]) == 0
+    summary = json.loads((isolated_home / "results" / "SUMMARY.smoke.json").read_text())
+    assert [(r["notebook"], r["ok"]) for r in summary["runs"]] == [
+        ("00_fine", True), ("01_broken", True), ("02_fine_too", True)]
+    assert run.main(["--profile", "smoke", "--notebooks", str(notebooks), "--report-only"]) == 0
+    text = (isolated_home / "results" / "SUMMARY.smoke.md").read_text()
+    assert "| 00_fine | 0 | ok |" in text and "| 01_broken | 0 | ok |" in text and "FAILED" not in text
+    (isolated_home / "results" / "SUMMARY.smoke.json").write_text("{not json")
+    assert run.recorded_runs("smoke") == []
