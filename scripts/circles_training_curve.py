@@ -1,20 +1,23 @@
 """How Table 1 changes with training length: one Circles model trained beyond its profile's epochs, scored as it goes.
 
     .venv/bin/python scripts/circles_training_curve.py --kind srn --epochs 48 --every 8 [--profile quick] [--seed 0]
+        [--set n=16 --set d=10 --set max_circles=10]
 
-Trains the ``--kind`` model (baseline or srn) with the profile's settings except ``--epochs``, through
-``srnlib.circles.experiment.load_or_train``: its checkpoint is keyed by the settings (with the profile's own epochs
+Trains the ``--kind`` model (baseline or srn) with the profile's settings except ``--epochs`` (and any ``--set``),
+through ``srnlib.circles.experiment.load_or_train``: its checkpoint is keyed by the settings (with the profile's own epochs
 it is notebook 01's checkpoint, otherwise one of its own), saved every epoch and resumed after a kill. Every
 ``--every`` epochs it scores Table 1 on the profile's test set; the SRN also with 0 inner steps (decoding its own
 S0). Prints a markdown table and the final model's miscounts (``experiment.circle_sharing``, notebook 01's
 section 7), and writes both with the numbers to
-``runs/curves/circles.<kind>.<profile>.seed<seed>.epochs<epochs>.json`` (git-ignored).
+``runs/curves/circles.<kind>.<profile>[.<key>-<value>...].seed<seed>.epochs<epochs>.json`` (git-ignored).
 Run the two kinds as two processes (``OMP_NUM_THREADS=1`` each) to use two cores.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import re
 
 from srnlib import paths, profiles, results
 from srnlib.report import CIRCLE_COUNTS as COUNTS
@@ -51,6 +54,29 @@ def table(kind: str, history: list[dict]) -> list[str]:
     return lines
 
 
+def overrides(pairs: list[str], cfg: dict) -> dict:
+    """``["n=16", "attention='logit'"]`` -> ``{"n": 16, "attention": "logit"}``: Python literals, for keys the
+    settings already have, with the type of the value they replace (an int may replace a float)."""
+    changed = {}
+    for pair in pairs:
+        key, separator, text = pair.partition("=")
+        if not separator or key not in cfg or key in ("profile", "epochs"):
+            raise ValueError(f"--set takes KEY=VALUE with KEY one of {', '.join(sorted(set(cfg) - {'profile', 'epochs'}))}"
+                             f" (--epochs sets the epochs), got {pair!r}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text  # a bare word: a string
+        old = cfg[key]
+        compatible = (old is None or value is None or type(value) is type(old)
+                      or (isinstance(old, float) and type(value) is int)
+                      or (isinstance(old, (list, tuple)) and isinstance(value, (list, tuple))))
+        if not compatible:
+            raise ValueError(f"--set {key} needs a value of type {type(old).__name__} like {old!r}, got {value!r}")
+        changed[key] = float(value) if isinstance(old, float) and type(value) is int else value
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=experiment.MODEL_KINDS, required=True)
@@ -58,10 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, required=True, help="epochs to train (the profile's are replaced)")
     parser.add_argument("--every", type=int, default=1, help="score Table 1 every this many epochs")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="replace one more setting, e.g. --set n=16 --set max_circles=10 (repeatable)")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.every < 1:
         parser.error("--epochs and --every must be at least 1")
     cfg = profiles.get("circles", args.profile)
+    try:
+        cfg.update(overrides(args.set, cfg))
+    except ValueError as error:
+        parser.error(str(error))
     cfg["epochs"] = args.epochs
     train_set, test_set = experiment.datasets(cfg)
     model, history = experiment.load_or_train(args.kind, cfg, args.seed, train_set=train_set,
@@ -73,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", f"After epoch {args.epochs}: " + ", ".join(f"{name.replace('_', ' ')} {pct:.1f} %"
                                                               for name, pct in sharing.items())]
     print("\n".join(lines))
-    out = paths.repo_root() / "runs" / "curves" / f"circles.{args.kind}.{args.profile}.seed{args.seed}.epochs{args.epochs}.json"
+    changed = "".join("." + re.sub(r"[^A-Za-z0-9_.-]", "", pair.replace("=", "-")) for pair in args.set)
+    name = f"circles.{args.kind}.{args.profile}{changed}.seed{args.seed}.epochs{args.epochs}.json"
+    out = paths.repo_root() / "runs" / "curves" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"kind": args.kind, "profile": args.profile, "seed": args.seed, "settings": cfg,
                                "device": results.hardware(), "history": history, "table": lines,

@@ -3,6 +3,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -29,3 +30,23 @@ def test_circles_training_curve_scores_every_nth_epoch_with_and_without_inner_st
     assert "| 2 | 16 | trained |" in capsys.readouterr().out
     checkpoints = list((isolated_home / "checkpoints" / "circles").glob("srn.smoke.seed0.*.pt"))
     assert len(checkpoints) == 1  # keyed by the changed settings, resumable like the notebook's
+
+
+def test_circles_training_curve_takes_typed_setting_overrides(isolated_home):
+    curve = load("circles_training_curve")
+    cfg = {"n": 8, "lr": 2e-3, "attention": "rgb", "decoder_channels": [16, 16, 8], "inner_grad_clip": None,
+           "epochs": 8, "profile": "quick"}
+    assert curve.overrides(["n=16", "lr=1", "attention=logit", "decoder_channels=[8, 8, 4]", "inner_grad_clip=1.0"],
+                           cfg) == {"n": 16, "lr": 1.0, "attention": "logit", "decoder_channels": [8, 8, 4],
+                                    "inner_grad_clip": 1.0}
+    for bad, message in [("n=1.5", "needs a value of type int"), ("width=3", "KEY one of"), ("n", "KEY=VALUE"),
+                         ("epochs=3", "--epochs sets the epochs")]:
+        with pytest.raises(ValueError, match=message):
+            curve.overrides([bad], cfg)
+    assert curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1", "--every", "5",
+                       "--set", "n=4", "--set", "max_circles=3"]) == 0
+    written = json.loads((isolated_home / "runs" / "curves" /
+                          "circles.baseline.smoke.n-4.max_circles-3.seed0.epochs1.json").read_text())
+    assert written["settings"]["n"] == 4 and written["settings"]["max_circles"] == 3
+    with pytest.raises(SystemExit):
+        curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1", "--set", "n=many"])
