@@ -4,11 +4,11 @@
         [--set n=16 --set d=10 --set max_circles=10]
 
 Trains the ``--kind`` model (baseline or srn) with the profile's settings except ``--epochs`` (and any ``--set``),
-through ``srnlib.circles.experiment.load_or_train``: its checkpoint is keyed by the settings (with the profile's own epochs
-it is notebook 01's checkpoint, otherwise one of its own), saved every epoch and resumed after a kill. Every
-``--every`` epochs it scores Table 1 on the profile's test set; the SRN also with 0 inner steps (decoding its own
-S0). Prints a markdown table and the final model's miscounts (``experiment.circle_sharing``, notebook 01's
-section 7), and writes both with the numbers to
+through ``srnlib.circles.experiment.load_or_train``: its checkpoint is keyed by the settings (with the profile's
+own epochs it is notebook 01's checkpoint, otherwise one of its own), saved every epoch and resumed after a kill.
+Every ``--every`` epochs it scores Table 1 on the test set of those settings; the SRN also with 0 inner steps
+(decoding its own S0). Prints a markdown table and the final model's miscounts (``experiment.circle_sharing``,
+notebook 01's section 7), and writes both with the numbers to
 ``runs/curves/circles.<kind>.<profile>[.<key>-<value>...].seed<seed>.epochs<epochs>.json`` (git-ignored).
 Run the two kinds as two processes (``OMP_NUM_THREADS=1`` each) to use two cores.
 """
@@ -61,8 +61,8 @@ def overrides(pairs: list[str], cfg: dict) -> dict:
     for pair in pairs:
         key, separator, text = pair.partition("=")
         if not separator or key not in cfg or key in ("profile", "epochs"):
-            raise ValueError(f"--set takes KEY=VALUE with KEY one of {', '.join(sorted(set(cfg) - {'profile', 'epochs'}))}"
-                             f" (--epochs sets the epochs), got {pair!r}")
+            keys = ", ".join(sorted(set(cfg) - {"profile", "epochs"}))
+            raise ValueError(f"--set takes KEY=VALUE with KEY one of {keys} (--epochs sets the epochs), got {pair!r}")
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):

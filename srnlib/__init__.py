@@ -9,9 +9,9 @@ Public API::
     srnlib.profiles.get(experiment, profile)                                    # smoke / quick / paper
     srnlib.train.fit(...)                                                       # the one training loop
 """
-from . import metrics, paths, plots, profiles, results, train
+from . import metrics, paths, plots, profiles, report, results, train
 from .pooling import FSPool, GraphEncoder, SetEncoder
 from .refine import GraphRefiner, Refinement, SetRefiner
 
-__all__ = ["FSPool", "GraphEncoder", "GraphRefiner", "SetEncoder", "SetRefiner", "Refinement", "metrics", "paths", "plots", "profiles", "results", "train"]
+__all__ = ["FSPool", "GraphEncoder", "GraphRefiner", "SetEncoder", "SetRefiner", "Refinement", "metrics", "paths", "plots", "profiles", "report", "results", "train"]
 __version__ = "0.1.0"

@@ -81,3 +81,16 @@ def test_tsne_across_seeds_pools_the_smoothness_and_counts_where_the_srn_is_smoo
     assert "| baseline | 0.200 ± 0.100 |" in lines and "| srn | 0.300 ± 0.200 |" in lines
     assert lines[-1] == "Seeds where the SRN's latent grid is the smoother: 2 of 3"
     assert "### Figure 3 over seeds" in report.across_seeds_tables("02_interpolation_and_tsne", runs)[1]
+
+
+def test_table1_claim_holds_needs_twice_the_baseline_at_every_count_from_2_to_5():
+    def table(srn_at_3):
+        return {"baseline": {str(k): 10.0 for k in range(1, 6)},
+                "srn": {**{str(k): 20.0 for k in range(1, 6)}, "1": 0.0, "3": srn_at_3}}
+    assert report.TABLE1_CLAIM_COUNTS == ("2", "3", "4", "5")
+    assert report.table1_claim_holds(table(20.0))  # 1 circle is not part of the check
+    assert not report.table1_claim_holds(table(19.9))
+    assert not report.table1_claim_holds(table(float("nan")))  # a count without test images fails
+    missing = table(20.0)
+    del missing["srn"]["5"]
+    assert not report.table1_claim_holds(missing)

@@ -134,7 +134,8 @@ def ink_shares(element_images: torch.Tensor, tables) -> torch.Tensor:
         raise ValueError(f"element_images must have shape (B, n, 3, H, W), got {shape}")
     table = torch.as_tensor(np.asarray(tables, dtype=np.float32))
     if table.dim() != 3 or table.shape[0] != element_images.shape[0]:
-        raise ValueError(f"tables must have shape (B, k, 4) with B = {element_images.shape[0]}, got {tuple(table.shape)}")
+        raise ValueError(f"tables must have shape (B, k, 4) with B = {element_images.shape[0]}, "
+                         f"got {tuple(table.shape)}")
     masks = data.circle_masks(table, element_images.shape[-1]).to(element_images.dtype)  # (B, k, H, W)
     ink_per_channel = torch.einsum("bkhw,bnchw->bknc", masks, element_images)  # (B, k, n, 3)
     colour = table[..., 3].long().clamp(0, 2).view(*table.shape[:2], 1, 1)  # (B, k, 1, 1)
