@@ -145,7 +145,7 @@ def train_models(cfg, seed: int = 0, retrain: bool = False, device=None) -> tupl
         histories[name] = train.fit(
             model, optimizer, data, training_step, epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed,
             device=device, checkpoint=train.checkpoint_path("responsibility", cfg.profile, seed, cfg, name),
-            on_epoch_start=train.cosine_lr(optimizer, cfg.epochs), retrain=retrain, desc=name)
+            on_epoch_start=train.cosine_lr(optimizer, cfg.epochs), retrain=retrain, desc=name, settings=cfg)
     return models, histories
 
 

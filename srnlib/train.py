@@ -13,9 +13,18 @@ rank 0 writes checkpoints. To train an experiment's models at the ``paper`` prof
     torchrun --nproc-per-node 4 -m srnlib.train_cli --experiment responsibility --profile paper
 
 The finished checkpoints are the ones the notebooks load (same experiment, profile, seed and settings).
+
+A checkpoint knows what it is: it stores the code's ``CHECKPOINT_FORMAT``, the hash of the settings it was trained
+with (``fit(..., settings=cfg)``) and a sha256 of its weights. On load, a file that is unreadable, of another
+format, of other settings, missing a key, with weights that do not match their digest, or with a model or optimizer
+state that does not fit, is set aside (renamed ``<name>.corrupt``, with a warning that names it) and training
+starts from the model's and optimizer's state as they were before the load was tried, never from a half-loaded one.
 """
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import math
 import os
 import random
@@ -35,7 +44,10 @@ from ._checks import check_positive
 from .paths import checkpoints_dir
 from .profiles import settings_hash
 
-CHECKPOINT_FORMAT = 1
+# 2: adds settings_hash, settings (JSON text) and weights_sha256; format-1 files are set aside and retrained.
+CHECKPOINT_FORMAT = 2
+CHECKPOINT_KEYS = ("format", "epoch", "epochs", "model", "optimizer", "torch_rng", "history", "best",
+                   "settings_hash", "settings", "weights_sha256")
 
 
 def seed_everything(seed: int) -> None:
@@ -103,19 +115,61 @@ def save_atomic(state: dict, path: str | os.PathLike) -> None:
     os.replace(temporary, path)
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict | None:
-    """Load a checkpoint with ``weights_only=True``; a missing one gives None, a corrupt one is set aside."""
+def weights_digest(model_state: dict) -> str:
+    """sha256 of a state dict's names, dtypes, shapes and bytes (in order): a flipped byte changes it."""
+    digest = hashlib.sha256()
+    for key, value in model_state.items():
+        digest.update(str(key).encode())
+        if torch.is_tensor(value):
+            value = value.detach().cpu().contiguous()
+            digest.update(f"{value.dtype}{tuple(value.shape)}".encode())
+            digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(repr(value).encode())
+    return digest.hexdigest()
+
+
+def settings_text(settings: dict | None) -> str | None:
+    """The settings as sorted JSON text (what a checkpoint stores beside their hash), or None."""
+    return None if settings is None else json.dumps(dict(settings), sort_keys=True, default=str)
+
+
+def checkpoint_problem(state, settings: dict | None = None) -> str | None:
+    """Why ``state`` (a loaded checkpoint) cannot be used with ``settings``, or None when it can."""
+    if not isinstance(state, dict):
+        return f"is not a srnlib checkpoint (a {type(state).__name__}, not a dict)"
+    if state.get("format") != CHECKPOINT_FORMAT:
+        return f"has checkpoint format {state.get('format')!r}, this code writes format {CHECKPOINT_FORMAT}"
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        return f"is missing {', '.join(missing)}"
+    if settings is not None and state["settings_hash"] != settings_hash(dict(settings)):
+        return (f"was trained with other settings (hash {state['settings_hash']}, these settings hash to "
+                f"{settings_hash(dict(settings))})")
+    if not isinstance(state["model"], dict) or weights_digest(state["model"]) != state["weights_sha256"]:
+        return "has weights that do not match their sha256 (the file was changed or damaged)"
+    return None
+
+
+def load_checkpoint(path: str | os.PathLike, settings: dict | None = None) -> dict | None:
+    """Load a checkpoint with ``weights_only=True``; a missing one gives None, and one that is unreadable, of another
+    format or (when ``settings`` is given) of other settings, missing a key or with damaged weights is set aside
+    (with a warning naming it) and gives None."""
     path = Path(path)
     if not path.exists():
         return None
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint {path} is a directory; remove or rename it so a checkpoint can be written")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError("not a srnlib checkpoint")
-        return state
     except Exception as error:  # unreadable, truncated or foreign: never use it, keep it for inspection
-        _set_aside(path, f"is unreadable ({error})")
+        _set_aside(path, f"is unreadable ({str(error).splitlines()[0] if str(error) else type(error).__name__})")
         return None
+    problem = checkpoint_problem(state, settings)
+    if problem is not None:
+        _set_aside(path, problem)
+        return None
+    return state
 
 
 def _set_aside(path: Path, reason: str) -> None:
@@ -140,7 +194,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
         seed: int = 0, device: str | torch.device | None = None, checkpoint: str | os.PathLike | None = None,
         evaluate: Callable[[torch.nn.Module], dict] | None = None,
         on_epoch_start: Callable[[torch.nn.Module, int], None] | None = None,
-        retrain: bool = False, desc: str = "train", select_best: str | None = None) -> list[dict]:
+        retrain: bool = False, desc: str = "train", select_best: str | None = None,
+        settings: dict | None = None) -> list[dict]:
     """Train ``model`` (in place) for ``epochs`` epochs and return the metrics history (one dict per epoch).
 
     Args:
@@ -152,6 +207,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
         retrain: ignore an existing checkpoint and train from scratch.
         select_best: a key of ``evaluate``'s dict to maximise (e.g. validation accuracy): the model ends with the
             weights of the best epoch instead of the last one (the paper's best-validation-epoch selection).
+        settings: the experiment's settings (the dict that keys ``checkpoint_path``); their hash is stored in the
+            checkpoint, and a checkpoint of other settings is set aside instead of loaded.
     """
     if select_best is not None and evaluate is None:
         raise ValueError("select_best needs an evaluate function that reports it")
@@ -169,17 +226,23 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
     history: list[dict] = []
     first_epoch = 0
     best: dict = {}  # {"epoch": int, "score": float, "model": state_dict} of the best epoch so far
-    state = None if (checkpoint is None or retrain) else load_checkpoint(checkpoint)
+    state = None if (checkpoint is None or retrain) else load_checkpoint(checkpoint, settings)
     if state is not None:
+        fresh = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
         try:
+            if state["best"]:  # the best epoch's weights must fit too, or _finish would fail after training
+                model.load_state_dict(state["best"]["model"])
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as error:  # saved by another version of the model's code
-            _set_aside(Path(checkpoint), f"does not fit this model ({str(error).splitlines()[0]})")
-        else:
             torch.set_rng_state(state["torch_rng"])
             history, first_epoch = list(state["history"]), int(state["epoch"])
-            best = state.get("best", {})
+            best = dict(state["best"])
+        except Exception as error:  # saved by another version of the model's code: start truly fresh
+            model.load_state_dict(fresh[0])
+            optimizer.load_state_dict(fresh[1])
+            history, first_epoch, best = [], 0, {}
+            _set_aside(Path(checkpoint), f"does not fit this model or optimizer "
+                                         f"({(str(error).splitlines() or [type(error).__name__])[0]})")
     if first_epoch >= epochs:
         return _finish(model, best, history)
 
@@ -221,9 +284,13 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
                     "model": {k: v.detach().clone() for k, v in model.state_dict().items()}}
         bar.set_postfix(loss=f"{record['train_loss']:.4g}")
         if checkpoint is not None and rank == 0:
+            weights = model.state_dict()
             save_atomic({"format": CHECKPOINT_FORMAT, "epoch": epoch + 1, "epochs": epochs,
-                         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "torch_rng": torch.get_rng_state(), "history": history, "best": best}, checkpoint)
+                         "model": weights, "optimizer": optimizer.state_dict(),
+                         "torch_rng": torch.get_rng_state(), "history": history, "best": best,
+                         "settings_hash": None if settings is None else settings_hash(dict(settings)),
+                         "settings": settings_text(settings), "weights_sha256": weights_digest(weights)},
+                        checkpoint)
         if distributed:
             dist.barrier()
     return _finish(model, best, history)

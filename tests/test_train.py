@@ -176,3 +176,113 @@ def test_select_best_keeps_the_best_validation_epoch_even_across_a_resume(tmp_pa
         assert torch.equal(value, snapshots[2][name]), name
     with pytest.raises(ValueError, match="select_best"):
         train.fit(model, optimizer, problem(), step, epochs=1, batch_size=16, select_best="val_accuracy")
+
+
+# --- checkpoints that know what they are (issue 14) ---
+
+SETTINGS = {"lr": 1e-2, "epochs": 2, "profile": "smoke"}
+
+
+def fresh_state(seed=0):
+    model, optimizer = build(seed)
+    return model, optimizer, {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_a_checkpoint_whose_optimizer_does_not_fit_trains_from_truly_fresh_weights(tmp_path):
+    path = tmp_path / "m.pt"
+    run(path, epochs=2)
+    trained = torch.load(path, weights_only=True)["model"]
+    model, _, initial = fresh_state()
+    optimizer = torch.optim.SGD([{"params": [p]} for p in model.parameters()], lr=1e-2)  # other param groups
+    seen = []
+
+    def first_step(model, batch):  # the weights at the very first training step
+        if not seen:
+            seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return step(model, batch)
+
+    with pytest.warns(UserWarning, match=r"m\.pt does not fit this model"):
+        history = train.fit(model, optimizer, problem(), first_step, epochs=2, batch_size=16, checkpoint=path)
+    assert len(history) == 2 and (tmp_path / "m.pt.corrupt").exists()
+    for name, value in seen[0].items():
+        assert torch.equal(value, initial[name]), f"{name}: training started from the set-aside weights"
+        assert not torch.equal(value, trained[name])
+
+
+def test_a_checkpoint_of_other_settings_is_set_aside_not_loaded(tmp_path):
+    path = tmp_path / "m.pt"
+    run(path, epochs=2, settings={**SETTINGS, "lr": 0.5})  # e.g. copied or renamed into place
+    calls = []
+    model, optimizer, _ = fresh_state()
+    with pytest.warns(UserWarning, match=r"m\.pt was trained with other settings"):
+        train.fit(model, optimizer, problem(), lambda m, b: calls.append(1) or step(m, b), epochs=2, batch_size=16,
+                  checkpoint=path, settings=SETTINGS)
+    assert len(calls) == 2 * 6 and (tmp_path / "m.pt.corrupt").exists()
+    assert torch.load(path, weights_only=True)["settings_hash"] == train.settings_hash(SETTINGS)
+
+
+def test_the_same_settings_load_and_the_checkpoint_stores_them(tmp_path):
+    path = tmp_path / "m.pt"
+    run(path, epochs=2, settings=SETTINGS)
+    state = torch.load(path, weights_only=True)
+    assert state["format"] == train.CHECKPOINT_FORMAT and state["settings_hash"] == train.settings_hash(SETTINGS)
+    assert state["weights_sha256"] == train.weights_digest(state["model"])
+    calls = []
+    model, optimizer, _ = fresh_state(seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train.fit(model, optimizer, problem(), lambda m, b: calls.append(1), epochs=2, batch_size=16,
+                  checkpoint=path, settings=dict(reversed(list(SETTINGS.items()))))  # key order does not matter
+    assert calls == []
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda s: s.pop("torch_rng"), "missing torch_rng"),
+    (lambda s: s.update(format=1), "checkpoint format 1"),
+    (lambda s: s["model"]["0.weight"].view(-1).__setitem__(0, 123.0), "do not match their sha256"),
+])
+def test_a_damaged_or_foreign_checkpoint_is_set_aside_and_training_starts_fresh(tmp_path, damage, reason):
+    path = tmp_path / "m.pt"
+    run(path, epochs=2, settings=SETTINGS)
+    state = torch.load(path, weights_only=True)
+    damage(state)
+    torch.save(state, path)
+    model, optimizer, initial = fresh_state()
+    seen = []
+
+    def first_step(model, batch):
+        if not seen:
+            seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return step(model, batch)
+
+    with pytest.warns(UserWarning, match=rf"m\.pt .*{reason}.*moved to m\.pt\.corrupt"):
+        history = train.fit(model, optimizer, problem(), first_step, epochs=2, batch_size=16, checkpoint=path,
+                            settings=SETTINGS)
+    assert len(history) == 2 and seen and (tmp_path / "m.pt.corrupt").exists()
+    for name, value in seen[0].items():
+        assert torch.equal(value, initial[name])
+
+
+def test_a_directory_where_the_checkpoint_should_be_is_named(tmp_path):
+    (tmp_path / "m.pt").mkdir()
+    model, optimizer, _ = fresh_state()
+    with pytest.raises(IsADirectoryError, match=r"m\.pt is a directory"):
+        train.fit(model, optimizer, problem(), step, epochs=1, batch_size=16, checkpoint=tmp_path / "m.pt")
+
+
+def test_every_experiment_passes_its_settings_to_fit():
+    import ast
+    import inspect
+
+    from srnlib import responsibility
+    from srnlib.circles import experiment as circles
+    from srnlib.clutrr import experiment as clutrr
+    from srnlib.cswm import experiment as cswm
+    from srnlib.sortofclevr import experiment as sortofclevr, reconstruction
+
+    for module in (responsibility, circles, clutrr, cswm, sortofclevr, reconstruction):
+        calls = [node for node in ast.walk(ast.parse(inspect.getsource(module))) if isinstance(node, ast.Call)
+                 and getattr(node.func, "id", getattr(node.func, "attr", None)) == "fit"]
+        assert calls, module.__name__
+        for call in calls:
+            assert "settings" in {k.arg for k in call.keywords}, f"{module.__name__} calls fit without settings="

@@ -61,7 +61,8 @@ def load_or_train(kind: str, cfg: dict, seed: int = 0, retrain: bool = False, tr
     history = fit(model, optimizer, train_set, reconstruction_step, epochs=cfg["epochs"],
                   batch_size=cfg["batch_size"], seed=seed, device=device, on_epoch_start=schedule, retrain=retrain,
                   evaluate=evaluate,
-                  checkpoint=checkpoint_path(EXPERIMENT, cfg["profile"], seed, cfg, name=kind), desc=kind)
+                  checkpoint=checkpoint_path(EXPERIMENT, cfg["profile"], seed, cfg, name=kind), desc=kind,
+                  settings=cfg)
     schedule(model, cfg["epochs"] - 1)
     return model.eval(), history
 

@@ -113,7 +113,7 @@ def train_models(cfg, seed: int = 0, retrain: bool = False, kinds=KINDS, device=
         histories[kind] = train.fit(
             model, optimizer, data["train"], training_step, epochs=cfg.epochs, batch_size=cfg.batch_size,
             seed=seed, device=device, checkpoint=train.checkpoint_path("clutrr", cfg.profile, seed, cfg, kind),
-            evaluate=lambda m: evaluate(m, data["test"]), retrain=retrain, desc=NAMES[kind])
+            evaluate=lambda m: evaluate(m, data["test"]), retrain=retrain, desc=NAMES[kind], settings=cfg)
         models[kind] = model.cpu().eval()
     return models, histories, data
 

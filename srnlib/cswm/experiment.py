@@ -58,7 +58,7 @@ def load_or_train(kind: str, game: str, objects: int, cfg, seed: int = 0, retrai
     history = fit(model, optimizer, train_set, contrastive_step, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                   seed=seed, device=device, on_epoch_start=cosine_lr(optimizer, cfg["epochs"]), retrain=retrain,
                   checkpoint=checkpoint_path(EXPERIMENT, cfg["profile"], seed, settings, f"{game}_{kind}_k{objects}"),
-                  desc=f"{game} {kind} K={objects}")
+                  desc=f"{game} {kind} K={objects}", settings=settings)
     return model, history
 
 

@@ -120,7 +120,7 @@ def load_or_train(kind: str, cfg, seed: int = 0, retrain: bool = False, device=N
                   checkpoint=checkpoint_path(EXPERIMENT, cfg["profile"], seed, cfg, kind),
                   evaluate=lambda m: {f"val_{k}": v for k, v in accuracy_by_category(m, val_set).items()},
                   on_epoch_start=cosine_lr(optimizer, cfg["epochs"]), retrain=retrain, desc=kind,
-                  select_best="val_relational")
+                  select_best="val_relational", settings=cfg)
     return model, history
 
 

@@ -125,7 +125,7 @@ def train_decoder(model: RelationNetwork, kind: str, cfg, seed: int = 0, retrain
     history = fit(decoder, optimizer, TensorDataset(sets, images), _reconstruction_step, epochs=cfg["recon_epochs"],
                   batch_size=cfg["recon_batch_size"], seed=seed,
                   checkpoint=checkpoint_path("sortofclevr", cfg["profile"], seed, cfg, f"decoder_{kind}"),
-                  retrain=retrain, desc=f"decoder {kind}")
+                  retrain=retrain, desc=f"decoder {kind}", settings=cfg)
     return decoder, history
 
 
