@@ -37,7 +37,7 @@ SETTINGS: dict[str, dict[str, dict]] = {
                       lr=2e-3, n=6, d=8, e=16, encoder_channels=[8, 8, 8], group_channels=2,
                       decoder_channels=[8, 8, 4], decoder_start=8, attention="rgb", agg_hidden=32, inner_steps=2,
                       inner_lr=0.1, inner_momentum=0.5, inner_grad_clip=None, more_steps=2, more_steps_epoch=1,
-                      tsne_grid=5, tsne_radius=6, interpolation_positions=5),
+                      decoder="deconv", s0_gradient=True, tsne_grid=5, tsne_radius=6, interpolation_positions=5),
         # quick deviates from the paper to fit ~10 CPU-minutes of training: 8 elements, training and test images
         # with 0-5 circles (Table 1 reports 1-5), a light encoder and decoder, Adam 2e-3, 1,500 steps, 5 inner
         # steps. The design and the inner SGD (lr 0.1, momentum 0.5) are the authors'.
@@ -45,12 +45,14 @@ SETTINGS: dict[str, dict[str, dict]] = {
                       lr=2e-3, n=8, d=16, e=64, encoder_channels=[32, 32, 32], group_channels=4,
                       decoder_channels=[16, 16, 8], decoder_start=8, attention="rgb", agg_hidden=128, inner_steps=5,
                       inner_lr=0.1, inner_momentum=0.5, inner_grad_clip=None, more_steps=5, more_steps_epoch=8,
-                      tsne_grid=12, tsne_radius=6, interpolation_positions=9),
+                      decoder="deconv", s0_gradient=True, tsne_grid=12, tsne_radius=6, interpolation_positions=9),
         "paper": dict(train_images=64_000, test_images=4_000, min_circles=0, max_circles=10, epochs=100,
                       batch_size=64, lr=3e-4, n=16, d=10, e=100, encoder_channels=[64, 128, 256], group_channels=8,
                       decoder_channels=[1024, 512, 256, 128], decoder_start=4, attention="rgb", agg_hidden=512,
                       inner_steps=10, inner_lr=0.1, inner_momentum=0.5, inner_grad_clip=None, more_steps=20,
-                      more_steps_epoch=20, tsne_grid=20, tsne_radius=6, interpolation_positions=17),
+                      more_steps_epoch=20, tsne_grid=20,
+                      # the authors' released code trains no gradient into S0 (see SRNAutoencoder's s0_gradient)
+                      decoder="deconv", s0_gradient=False, tsne_radius=6, interpolation_positions=17),
     },
     # Notebook 05: CLUTRR-style kinship stories (Section 3.3). Models: LSTM sentence encoder (embedding_dim, hidden),
     # RN g/f MLPs of width rn_hidden, SRN/GRN set of set_size elements, H_agg of width agg_hidden; Adam lr with L2

@@ -365,3 +365,53 @@ def test_circle_sharing_reports_miscounts_and_shared_circles(monkeypatch):
     assert stats == pytest.approx({"over_counted": 100 / 3, "under_counted": 100 / 3, "shared_circles": 100 / 3})
     with pytest.raises(ValueError, match="share"):
         experiment.circle_sharing(None, test_set, share=0.7)
+
+
+@pytest.mark.parametrize("s0_gradient", [True, False])
+def test_s0_gradient_decides_whether_the_outer_loss_trains_the_set_head(s0_gradient):
+    """s0_gradient=False is the authors' released training: the set head (the generator's projection) gets no
+    gradient, while H_embed, H_agg and the trunk (through z) still do; True trains the set head too."""
+    torch.manual_seed(0)
+    srn = models.SRNAutoencoder(**SMALL, e=12, agg_hidden=16, inner_steps=2, inner_lr=1.0, s0_gradient=s0_gradient)
+    images, _ = data.generate(3, seed=2)
+    srn(images).reconstruction.square().mean().backward()
+    head = srn.generator.project.weight.grad
+    assert (head is not None and float(head.abs().sum()) > 0) == s0_gradient
+    for name in ("embed.weight", "refiner.set_encoder.pool.weight"):
+        assert float(dict(srn.named_parameters())[name].grad.abs().sum()) > 0, name
+    assert float(srn.generator.trunk[0].weight.grad.abs().sum()) > 0  # the trunk learns through z either way
+    with pytest.raises(TypeError, match="s0_gradient"):
+        models.SRNAutoencoder(**SMALL, s0_gradient=1)
+
+
+def test_paper_profile_follows_the_authors_detached_initial_set():
+    from srnlib import profiles
+
+    assert profiles.get("circles", "paper")["s0_gradient"] is False
+    assert models.build_model("srn", profiles.get("circles", "paper")).s0_gradient is False
+
+
+def test_broadcast_decoder_shapes_equivariance_and_a_circle_is_one_linear_function_of_its_coordinates():
+    torch.manual_seed(0)
+    for attention, weight_channels in (("rgb", 3), ("logit", 1)):
+        model = models.BaselineAutoencoder(**dict(SMALL, decoder_channels=(8,)), attention=attention,
+                                           decoder="broadcast")
+        out = model(data.generate(2, seed=3)[0])
+        assert out.element_images.shape == (2, 5, 3, 64, 64) and out.weights.shape == (2, 5, weight_channels, 64, 64)
+        torch.testing.assert_close(out.weights.sum(dim=1), torch.ones(2, weight_channels, 64, 64))
+    decoder = models.BroadcastDecoder(6, hidden=8)
+    elements, permutation = torch.randn(2, 5, 6), torch.tensor([2, 4, 0, 1, 3])
+    _, images, _ = decoder(elements)
+    torch.testing.assert_close(decoder(elements[:, permutation])[1], images[:, permutation])
+    # the inside of the circle (a, b, r) in pixel coordinates [-1, 1] is x^2 + y^2 - 2 a x - 2 b y + a^2 + b^2 < r^2:
+    # one linear function of the decoder's coordinate features (x, y, x^2 + y^2)
+    a, b, r = 0.3, -0.2, 0.25
+    x, y, squared = decoder.coordinates
+    inside = (squared - 2 * a * x - 2 * b * y + a * a + b * b - r * r) < 0
+    table = np.array([[[(a + 1) * 31.5, (b + 1) * 31.5, r * 31.5, data.RED]]], dtype=np.float32)
+    agreement = (inside == data.circle_masks(table)[0, 0]).float().mean()
+    assert float(agreement) > 0.99
+    with pytest.raises(ValueError, match="decoder"):
+        models.BaselineAutoencoder(**SMALL, decoder="mlp")
+    with pytest.raises(ValueError, match="elements"):
+        decoder(torch.zeros(2, 5, 7))

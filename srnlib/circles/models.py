@@ -150,6 +150,54 @@ class SetDecoder(nn.Module):
         return mix_elements(decoded.view(batch, n, -1, IMAGE_SIZE, IMAGE_SIZE), self.attention)
 
 
+class BroadcastDecoder(nn.Module):
+    """A spatial broadcast decoder (Watters et al. 2019, as in Slot Attention): ``(B, n, d) -> Decomposition`` parts.
+
+    Not the paper's decoder: a variant for CPU budgets. Every element is broadcast to every pixel and decoded there
+    together with the pixel's coordinates by a per-pixel MLP (1 x 1 convolutions)::
+
+        h(p) = relu(A s + P(p)),  P(p) = a learned linear map of (x, y, x^2 + y^2) of pixel p in [-1, 1]^2
+        out(p) = W2 relu(W1 h(p))                 -> 3 (attention "rgb") or 4 ("logit") channels per pixel
+
+    With the squared radius among the coordinate features, a circle's inside ``(x - a)^2 + (y - b)^2 < r^2`` is one
+    linear function of them, so drawing a circle at any place is easy to learn and the training budget goes into
+    *which* element draws *which* circle, the question Table 1 asks. The mixture over elements is Eq. 4's
+    (``mix_elements``), as in ``SetDecoder``.
+    """
+
+    def __init__(self, d: int, hidden: int = 32, attention: str = "rgb"):
+        super().__init__()
+        self.d, self.hidden = _positive_int(d, "d"), _positive_int(hidden, "hidden")
+        if attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+        self.attention = attention
+        self.element = nn.Linear(d, hidden)
+        self.position = nn.Linear(3, hidden, bias=False)
+        out = 3 if attention == "rgb" else 4
+        self.pixel_mlp = nn.Sequential(nn.Conv2d(hidden, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, out, 1))
+        axis = torch.linspace(-1, 1, IMAGE_SIZE)
+        y, x = torch.meshgrid(axis, axis, indexing="ij")
+        self.register_buffer("coordinates", torch.stack([x, y, x * x + y * y]), persistent=False)  # (3, 64, 64)
+        if attention == "logit":
+            with torch.no_grad():
+                self.pixel_mlp[-1].bias[:3].fill_(RGB_BIAS_INIT)
+
+    def forward(self, elements: torch.Tensor):
+        """elements (B, n, d) -> (reconstruction (B, 3, 64, 64), element images (B, n, 3, 64, 64),
+        weights (B, n, 3 or 1, 64, 64))."""
+        if not torch.is_tensor(elements) or elements.dim() != 3 or elements.shape[-1] != self.d:
+            shape = tuple(elements.shape) if torch.is_tensor(elements) else type(elements).__name__
+            raise ValueError(f"elements must have shape (B, n, {self.d}), got {shape}")
+        batch, n, _ = elements.shape
+        position = self.position(self.coordinates.flatten(1).T).T.view(1, self.hidden, IMAGE_SIZE, IMAGE_SIZE)
+        hidden = torch.relu(self.element(elements.reshape(batch * n, self.d))[:, :, None, None] + position)
+        decoded = self.pixel_mlp(hidden)
+        return mix_elements(decoded.view(batch, n, -1, IMAGE_SIZE, IMAGE_SIZE), self.attention)
+
+
+DECODERS = ("deconv", "broadcast")
+
+
 def mix_elements(decoded: torch.Tensor, attention: str = "rgb"):
     """Eq. 4's mixture of the decoded elements: decoded (B, n, 3 or 4, H, W) -> (reconstruction (B, 3, H, W),
     element images (B, n, 3, H, W), weights (B, n, 3 or 1, H, W)), the weights a softmax over the n elements.
@@ -177,10 +225,16 @@ class BaselineAutoencoder(nn.Module):
     """Baseline: ``F(G(image))``. ``forward(images (B, 3, 64, 64)) -> Decomposition``."""
 
     def __init__(self, n: int = 16, d: int = 10, encoder_channels: tuple = (32, 64, 64), group_channels: int = 4,
-                 decoder_channels: tuple = (32, 32, 16), decoder_start: int = 8, attention: str = "rgb"):
+                 decoder_channels: tuple = (32, 32, 16), decoder_start: int = 8, attention: str = "rgb",
+                 decoder: str = "deconv"):
         super().__init__()
         self.generator = SetGenerator(n, d, tuple(encoder_channels), group_channels)
-        self.decoder = SetDecoder(d, tuple(decoder_channels), decoder_start, attention)
+        if decoder == "deconv":  # Eq. 4's transposed convolutions, the paper's and the authors' decoder
+            self.decoder = SetDecoder(d, tuple(decoder_channels), decoder_start, attention)
+        elif decoder == "broadcast":  # a CPU variant: decoder_channels[0] is the per-pixel MLP's width
+            self.decoder = BroadcastDecoder(d, _check_channels(decoder_channels, "decoder_channels")[0], attention)
+        else:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
 
     def make_set(self, images: torch.Tensor):
         """images (B, 3, 64, 64) -> (set to decode (B, n, d), S0 (B, n, d))."""
@@ -199,13 +253,23 @@ class SRNAutoencoder(BaselineAutoencoder):
     """The same generator and decoder with a Set Refiner Network in between.
 
     ``H_embed`` is a linear map of the flattened feature map to ``e``; ``H_agg`` a ``SetEncoder`` (MLP + FSPool).
+
+    ``s0_gradient``: whether the outer loss trains the set head through ``S0``. True lets the generator learn a good
+    ``S0`` directly (and the model can then skip the loop); False is the authors' released training: their DSPN
+    wraps ``S0`` in a fresh ``nn.Parameter`` inside ``higher.innerloop_ctx``, which copies it off the tape, so the
+    set head stays at its random initialisation while ``H_embed``, the trunk (through ``z``) and ``H_agg`` learn,
+    and the decoded set is whatever the inner loop finds.
     """
 
     def __init__(self, n: int = 16, d: int = 10, encoder_channels: tuple = (32, 64, 64), group_channels: int = 4,
                  decoder_channels: tuple = (32, 32, 16), decoder_start: int = 8, attention: str = "rgb",
-                 e: int = 100, agg_hidden: int = 512, inner_steps: int = 10, inner_lr: float = 0.1,
-                 inner_momentum: float = 0.5, inner_grad_clip: float | None = None):
-        super().__init__(n, d, encoder_channels, group_channels, decoder_channels, decoder_start, attention)
+                 decoder: str = "deconv", e: int = 100, agg_hidden: int = 512, inner_steps: int = 10,
+                 inner_lr: float = 0.1, inner_momentum: float = 0.5, inner_grad_clip: float | None = None,
+                 s0_gradient: bool = True):
+        super().__init__(n, d, encoder_channels, group_channels, decoder_channels, decoder_start, attention, decoder)
+        if not isinstance(s0_gradient, bool):
+            raise TypeError(f"s0_gradient must be a bool, got {s0_gradient!r}")
+        self.s0_gradient = s0_gradient
         self.embed = nn.Linear(self.generator.feature_dim, _positive_int(e, "e"))
         self.refiner = SetRefiner(SetEncoder(d, e, hidden=agg_hidden), inner_steps, inner_lr, inner_momentum,
                                   inner_grad_clip)
@@ -214,7 +278,8 @@ class SRNAutoencoder(BaselineAutoencoder):
         """images (B, 3, 64, 64) -> (refined set (B, n, d), S0 (B, n, d)); ``steps`` overrides the inner steps."""
         initial, features = self.generator(images)
         z = self.embed(features.flatten(1))
-        return self.refiner(initial, z, steps=steps), initial
+        start = initial if self.s0_gradient else initial.detach()
+        return self.refiner(start, z, steps=steps), initial
 
     def srn_parameters(self) -> list:
         """The parameters the baseline does not have: ``H_embed`` and ``H_agg``."""
@@ -225,11 +290,13 @@ def build_model(kind: str, settings: dict) -> BaselineAutoencoder:
     """``kind`` "baseline" or "srn" from a circles settings dict (see ``srnlib.profiles``)."""
     common = dict(n=settings["n"], d=settings["d"], encoder_channels=tuple(settings["encoder_channels"]),
                   group_channels=settings["group_channels"], decoder_channels=tuple(settings["decoder_channels"]),
-                  decoder_start=settings["decoder_start"], attention=settings.get("attention", "rgb"))
+                  decoder_start=settings["decoder_start"], attention=settings.get("attention", "rgb"),
+                  decoder=settings.get("decoder", "deconv"))
     if kind == "baseline":
         return BaselineAutoencoder(**common)
     if kind == "srn":
         return SRNAutoencoder(**common, e=settings["e"], agg_hidden=settings["agg_hidden"],
                               inner_steps=settings["inner_steps"], inner_lr=settings["inner_lr"],
-                              inner_momentum=settings["inner_momentum"], inner_grad_clip=settings["inner_grad_clip"])
+                              inner_momentum=settings["inner_momentum"], inner_grad_clip=settings["inner_grad_clip"],
+                              s0_gradient=settings.get("s0_gradient", True))
     raise ValueError(f"kind must be 'baseline' or 'srn', got {kind!r}")
