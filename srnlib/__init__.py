@@ -8,6 +8,7 @@ Public API::
     srnlib.GraphRefiner(graph_encoder, steps, lr) / srnlib.GraphEncoder(...)    # the GRN, same loop
     srnlib.profiles.get(experiment, profile)                                    # smoke / quick / paper
     srnlib.train.fit(...)                                                       # the one training loop
+    srnlib.shipped.ship(...) / load_shipped(...)  # committed finished checkpoints (import srnlib.shipped)
 """
 from . import metrics, paths, plots, profiles, report, results, train
 from .pooling import FSPool, GraphEncoder, SetEncoder

@@ -202,9 +202,11 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
         step: ``step(model, batch) -> loss`` (a scalar tensor) or a dict of scalar tensors with a ``"loss"`` key;
             the other entries are averaged over the epoch into the history.
         checkpoint: where to save after every epoch and resume from; a finished checkpoint is loaded, not retrained.
+            When ``srnlib.shipped`` has a shipped checkpoint for this path, that one is loaded (after checking its
+            sha256 and settings against its manifest) instead.
         evaluate: ``evaluate(model) -> dict of floats``, run in ``eval()`` mode after every epoch.
         on_epoch_start: ``hook(model, epoch)``, e.g. to raise the number of inner steps mid-training.
-        retrain: ignore an existing checkpoint and train from scratch.
+        retrain: ignore an existing checkpoint (and a shipped one) and train from scratch.
         select_best: a key of ``evaluate``'s dict to maximise (e.g. validation accuracy): the model ends with the
             weights of the best epoch instead of the last one (the paper's best-validation-epoch selection).
         settings: the experiment's settings (the dict that keys ``checkpoint_path``); their hash is stored in the
@@ -226,7 +228,12 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
     history: list[dict] = []
     first_epoch = 0
     best: dict = {}  # {"epoch": int, "score": float, "model": state_dict} of the best epoch so far
-    state = None if (checkpoint is None or retrain) else load_checkpoint(checkpoint, settings)
+    state, shipped = None, None
+    if checkpoint is not None and not retrain:
+        from .shipped import find_shipped, load_shipped  # here: srnlib.shipped imports this module
+
+        shipped = find_shipped(checkpoint)  # a finished run committed under shipped/ is used instead of training
+        state = load_shipped(shipped, settings) if shipped is not None else load_checkpoint(checkpoint, settings)
     if state is not None:
         fresh = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
         try:
@@ -241,6 +248,9 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
             model.load_state_dict(fresh[0])
             optimizer.load_state_dict(fresh[1])
             history, first_epoch, best = [], 0, {}
+            if shipped is not None:  # a tracked file: never moved; the caller decides
+                raise ValueError(f"shipped checkpoint {shipped} does not fit this model or optimizer ({error}); "
+                                 "ship it again, or pass retrain=True to train instead") from error
             _set_aside(Path(checkpoint), f"does not fit this model or optimizer "
                                          f"({(str(error).splitlines() or [type(error).__name__])[0]})")
     if first_epoch >= epochs:
@@ -272,7 +282,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, train_data: Da
             optimizer.step()
             for key, value in metrics.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach())
-        record = {"epoch": epoch + 1, **{f"train_{k}": v / len(loader) for k, v in sums.items()}}
+        record = {"epoch": epoch + 1, **{f"train_{k}": v / len(loader) for k, v in sums.items()},
+                  "optimizer_steps": len(loader)}
         if evaluate is not None:
             model.eval()
             with torch.no_grad():
