@@ -8,9 +8,11 @@ TEST_ENV := SRN_PROFILE=smoke TQDM_DISABLE=1 MPLBACKEND=Agg
 setup:
 	@bash scripts/setup_venv.sh
 
-## Run every notebook headless at $(PROFILE) (default quick): figures/, results/, results/SUMMARY.$(PROFILE).md
+## Run every notebook headless at $(PROFILE) (default quick): figures/, results/, results/SUMMARY.$(PROFILE).md.
+## Exits non-zero when a notebook fails; a paper's claim that does not hold is a ✗ in the summary (ARGS=--strict: an error)
+ARGS ?=
 reproduce: setup
-	$(PY) -m srnlib.run --profile $(PROFILE)
+	$(PY) -m srnlib.run --profile $(PROFILE) $(ARGS)
 
 ## The whole test suite: unit tests + nbval over every notebook at the smoke profile
 test: setup

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from .results import mean_and_std
 from .sortofclevr.experiment import claims as sortofclevr_claims  # notebook 03's own check
 
@@ -46,12 +48,21 @@ def _mark(holds: bool) -> str:
     return "✓" if holds else "✗"
 
 
+def responsibility_claims(h_max_error: float, srn_max_error: float, midpoint_error: float,
+                          spike_rate: dict | None = None) -> dict[str, bool]:
+    """Notebook 00's claims (Theorem 1's picture) from its probe's worst errors and the held-out spike rates."""
+    claims = {"the continuous model spikes above half the midpoint cost on the probe": h_max_error > 0.5 * midpoint_error,
+              "the iterative model stays under a tenth of it": srn_max_error < 0.1 * midpoint_error}
+    if spike_rate:
+        claims["the iterative model spikes on at most half as many held-out pairs"] = bool(
+            spike_rate["iterative"] < 0.5 * spike_rate["continuous"])
+    return {claim: bool(holds) for claim, holds in claims.items()}
+
+
 def responsibility_table(result: dict) -> list[str]:
     midpoint = result["midpoint_error"]
     spikes = result.get("spike_rate", {})
-    holds = result["h_max_error"] > 0.5 * midpoint and result["srn_max_error"] < 0.1 * midpoint
-    if spikes:  # notebook 00 also checks that held-out pairs spike at most half as often for the iterative model
-        holds = holds and spikes["iterative"] < 0.5 * spikes["continuous"]
+    holds = all(responsibility_claims(result["h_max_error"], result["srn_max_error"], midpoint, spikes).values())
     return ["| model | worst Chamfer error on the probe | held-out pairs with a spike |", "|---|---|---|",
             f"| continuous (h) | {result['h_max_error']:.3f} | {_fmt(100 * spikes.get('continuous', math.nan))} % |",
             f"| iterative (SRN) | {result['srn_max_error']:.3f} | {_fmt(100 * spikes.get('iterative', math.nan))} % |",
@@ -61,6 +72,13 @@ def responsibility_table(result: dict) -> list[str]:
 
 CIRCLE_COUNTS = ("1", "2", "3", "4", "5")  # Table 1's rows
 TABLE1_CLAIM_COUNTS = ("2", "3", "4", "5")  # where notebook 01 checks Table 1's direction
+
+
+def inner_loop_claim_holds(trained: dict, without_loop: dict, margin: float = 10.0) -> bool:
+    """Notebook 01's second claim: the SRN's Table 1 row with its trained inner steps (``trained``, {"1": pct, ...})
+    is at least ``margin`` points above the same model with 0 inner steps (``without_loop``) at every count of
+    ``TABLE1_CLAIM_COUNTS``, i.e. the loop does the decomposing. A missing or NaN count fails."""
+    return all(trained.get(k, math.nan) - without_loop.get(k, math.nan) >= margin for k in TABLE1_CLAIM_COUNTS)
 
 
 def table1_claim_holds(table1: dict) -> bool:
@@ -132,11 +150,75 @@ def table3(result: dict) -> list[str]:
     return lines + ["", f"Space Invaders, 10 steps: C-SWM+SRN ≥ C-SWM (H@1 and MRR) for some K: {_mark(holds)}"]
 
 
+CLUTRR_MODELS = ("rn", "rn_srn", "rn_grn")
+CLUTRR_NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}
+
+
+def clutrr_claim_holds(accuracy: dict) -> bool:
+    """Notebook 05's claim: RN + SRN's accuracy is at least the RN's (``accuracy`` {model: %}, e.g. the means over
+    seeds); a missing or NaN accuracy fails."""
+    srn, rn = accuracy.get("rn_srn", math.nan), accuracy.get("rn", math.nan)
+    return not (math.isnan(srn) or math.isnan(rn)) and srn >= rn
+
+
+def difference_exceeds_spread(model: list[float], baseline: list[float]) -> bool:
+    """Whether two models' mean scores over seeds differ by more than the spread: |mean difference| larger than
+    the larger of the two sample standard deviations. Needs two or more seeds of each."""
+    if len(model) < 2 or len(baseline) < 2:
+        raise ValueError(f"the spread needs at least two seeds per model, got {len(model)} and {len(baseline)}")
+    (model_mean, model_std), (base_mean, base_std) = mean_and_std(list(model)), mean_and_std(list(baseline))
+    return abs(model_mean - base_mean) > max(model_std, base_std)
+
+
 def clutrr_table(result: dict) -> list[str]:
-    here = result["accuracy"]
-    lines = ["| model | accuracy (here) | accuracy (paper) |", "|---|---|---|"]
-    lines += [f"| {m} | {_fmt(here.get(m))} | {PAPER['clutrr'][m]} |" for m in ("rn", "rn_srn", "rn_grn")]
-    return lines + ["", f"RN+SRN ≥ RN: {_mark(here['rn_srn'] >= here['rn'])}"]
+    here, by_k = result["accuracy"], result.get("accuracy_by_k", {})
+    ks = sorted({k for scores in by_k.values() for k in scores}, key=int)
+    lines = ["| model | " + "".join(f"k = {k} | " for k in ks) + "accuracy (here) | accuracy (paper) |",
+             "|---" * (len(ks) + 3) + "|"]
+    lines += [f"| {CLUTRR_NAMES[m]} | " + "".join(f"{_fmt(by_k.get(m, {}).get(k))} | " for k in ks)
+              + f"{_fmt(here[m])} | {PAPER['clutrr'][m]} |" for m in CLUTRR_MODELS]
+    split = result.get("split")
+    if split:
+        lines += ["", "Test stories equal to a training story as the model sees it: "
+                  f"{result.get('test_stories_in_training', '–')} (replaced while drawing: "
+                  + ", ".join(f"{s['repeats_dropped']} of {s['candidates']} at k = {k}" for k, s in split.items())
+                  + ")."]
+    return lines + ["", f"RN+SRN ≥ RN: {_mark(clutrr_claim_holds(here))}"]
+
+
+def clutrr_across_seeds(results: list[dict]) -> list[str]:
+    """Notebook 05 over several seeds: each model's best-epoch accuracy (the paper's measure, per seed) as mean ±
+    sample std, overall and by k; the best epoch of the seed-averaged test curve; each refiner's difference from
+    the RN against the spread (``difference_exceeds_spread``); and the claim RN + SRN ≥ RN in mean
+    (``clutrr_claim_holds``)."""
+    scores = [result["accuracy"] for result in results]
+    mean, std = mean_and_std([{m: score[m] for m in CLUTRR_MODELS} for score in scores])
+    by_k = [result["accuracy_by_k"] for result in results]
+    ks = sorted(by_k[0]["rn"], key=int)
+    k_mean, k_std = mean_and_std([{m: {k: run[m][k] for k in ks} for m in CLUTRR_MODELS} for run in by_k])
+    curves = [result.get("test_curve") for result in results]
+    lines = [_pooled_over(results), "",
+             "| model | " + "".join(f"k = {k} | " for k in ks) + "all (best epoch per seed) | "
+             "best epoch of the mean curve | paper |", "|---" * (len(ks) + 4) + "|"]
+    for m in CLUTRR_MODELS:
+        averaged = "–"
+        if all(curves) and len({len(curve[m]) for curve in curves}) == 1:
+            mean_curve = torch.tensor([curve[m] for curve in curves], dtype=torch.float64).mean(0)
+            averaged = f"{float(mean_curve.max()):.1f} (epoch {int(mean_curve.argmax()) + 1})"
+        lines.append(f"| {CLUTRR_NAMES[m]} | " + "".join(f"{k_mean[m][k]:.1f} ± {k_std[m][k]:.1f} | " for k in ks)
+                     + f"{mean[m]:.1f} ± {std[m]:.1f} | {averaged} | {PAPER['clutrr'][m]} |")
+    lines.append("")
+    for m in ("rn_srn", "rn_grn"):
+        ours, rn = [score[m] for score in scores], [score["rn"] for score in scores]
+        wins = sum(a >= b for a, b in zip(ours, rn))
+        if len(scores) > 1:
+            exceeds = "larger" if difference_exceeds_spread(ours, rn) else "not larger"
+            spread = f"the larger std is {max(std[m], std['rn']):.1f}, so the difference is {exceeds} than the spread"
+        else:
+            spread = "one seed has no spread to compare with"
+        lines.append(f"- {CLUTRR_NAMES[m]} − RN: {mean[m] - mean['rn']:+.1f} points in mean; {spread}; "
+                     f"{CLUTRR_NAMES[m]} ≥ RN on {wins} of {len(scores)} seeds")
+    return lines + ["", f"RN + SRN ≥ RN in mean over {len(scores)} seeds: {_mark(clutrr_claim_holds(mean))}"]
 
 
 def _pooled_over(results: list[dict]) -> str:
@@ -178,6 +260,7 @@ def tsne_across_seeds(results: list[dict]) -> list[str]:
 ACROSS_SEEDS = {  # notebook -> a table pooling its seeds' results, shown when there are several
     "01_circles_decomposition": ("Table 1 over seeds: decomposition success (%)", table1_across_seeds),
     "02_interpolation_and_tsne": ("Figure 3 over seeds: t-SNE smoothness", tsne_across_seeds),
+    "05_clutrr": ("CLUTRR over seeds: best average test accuracy over epochs (%)", clutrr_across_seeds),
 }
 
 

@@ -5,6 +5,11 @@
     python -m srnlib.run --profile quick --seeds 3       # seeds 0, 1, 2 for every notebook
     python -m srnlib.run --profile quick --jobs 2        # notebooks in parallel processes
     python -m srnlib.run --profile quick --report-only   # rebuild the summary from results/ without running
+    python -m srnlib.run --profile quick --strict        # also fail when a paper's claim does not hold
+
+A notebook that errors makes the exit status non-zero; a claim that does not hold (each notebook records its claims
+as true/false in its results' ``claims``) is shown as ✗ in the summary and printed, and is an error only with
+``--strict``.
 
 Executed copies go to ``runs/<profile>/`` (git-ignored). A failing notebook is named with the failing cell's
 error; the other notebooks still run and the exit status is non-zero. Afterwards ``results/SUMMARY.<profile>.md``
@@ -160,11 +165,38 @@ def write_summary(profile: str, runs: list[NotebookRun]) -> Path:
         pooled = report.across_seeds_tables(notebook, [payload for _, payload in seeded])
         if pooled:
             lines += ["", f"## {notebook} over {len(seeded)} seeds"] + pooled
+    checked = claim_rows(collected)
+    if checked:
+        at = 3  # right after the title and the provenance line
+        lines[at:at] = ["", "The paper's claims as each notebook checked them (✓ holds, ✗ does not hold at this "
+                        "profile):", "", "| notebook | seed | claim | holds |", "|---|---|---|---|"] + [
+            f"| {notebook} | {seed} | {claim} | {'✓' if holds else '✗'} |" for notebook, seed, claim, holds in checked]
     summary = folder / f"SUMMARY.{profile}.md"
     summary.write_text("\n".join(lines) + "\n")
     (folder / f"SUMMARY.{profile}.json").write_text(
         json.dumps({"profile": profile, "runs": [asdict(r) for r in runs], "results": collected}, indent=2) + "\n")
     return summary
+
+
+def claim_rows(collected: dict) -> list[tuple[str, int, str, bool]]:
+    """``(notebook, seed, claim, holds)`` for every claim a notebook recorded (its results' ``claims`` dict of
+    claim -> bool), from ``{file name: results payload}``."""
+    rows = []
+    for name, payload in collected.items():
+        claims = payload.get("claims") or {}
+        if not isinstance(claims, dict) or not all(isinstance(v, bool) for v in claims.values()):
+            raise ValueError(f"results/{name}: 'claims' must map each claim to true or false, got {claims!r}")
+        notebook = payload.get("notebook", name.split(".")[0])
+        seed = (payload.get("seeds") or [0])[0]
+        rows += [(notebook, seed, claim, holds) for claim, holds in claims.items()]
+    return rows
+
+
+def failed_claims(profile: str, runs: list[NotebookRun]) -> list[tuple[str, int, str, bool]]:
+    """The claims that do not hold in the results of this invocation's ``runs`` (notebook and seed)."""
+    done = {(run.notebook, run.seed) for run in runs if run.ok}
+    collected = {path.name: json.loads(path.read_text()) for path in result_files(paths.results_dir(), profile)}
+    return [row for row in claim_rows(collected) if (row[0], row[1]) in done and not row[3]]
 
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -194,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel processes (default 1)")
     parser.add_argument("--notebooks", type=Path, default=None, help="folder of notebooks (default: notebooks/)")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the summary from results/")
+    parser.add_argument("--strict", action="store_true",
+                        help="also exit non-zero when a notebook ran but one of its claims does not hold")
     args = parser.parse_args(argv)
     try:
         profile = profiles.resolve(args.profile)
@@ -232,7 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nsummary: {summary}")
     for run in failed:
         print(f"FAILED {run.notebook} (seed {run.seed}): {run.error}", file=sys.stderr)
-    return 1 if failed else 0
+    unmet = failed_claims(profile, runs)
+    for notebook, seed, claim, _ in unmet:
+        print(f"✗ {notebook} (seed {seed}): {claim}")
+    if unmet and not args.strict:
+        print(f"{len(unmet)} claim(s) do not hold at {profile} (the notebooks ran; --strict makes this an error)")
+    return 1 if failed or (args.strict and unmet) else 0
 
 
 def _report(run: NotebookRun, bar) -> None:

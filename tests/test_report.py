@@ -1,4 +1,6 @@
 """The summary tables: this run's numbers beside the paper's, with a ✓/✗ per claim, computed from the JSON."""
+import pytest
+
 from srnlib import report
 
 
@@ -68,7 +70,7 @@ def test_table1_across_seeds_pools_mean_and_sample_std_and_counts_the_seeds_that
     assert "| 3 | 20.0 ± 10.0 | 40.0 ± 34.6 | 2 of 3 seeds | 7.8 | 79.9 |" in lines
     assert lines[-1].endswith("2 of 3")
     assert report.across_seeds_tables("01_circles_decomposition", runs[:1]) == []
-    assert report.across_seeds_tables("05_clutrr", runs) == []
+    assert report.across_seeds_tables("04_cswm_world_models", runs) == []  # no pooled table for notebook 04 yet
     assert "### Table 1 over seeds" in report.across_seeds_tables("01_circles_decomposition", runs)[1]
     assert any("lacks the keys" in line for line in report.across_seeds_tables("01_circles_decomposition", [{}, {}]))
 
@@ -94,3 +96,71 @@ def test_table1_claim_holds_needs_twice_the_baseline_at_every_count_from_2_to_5(
     missing = table(20.0)
     del missing["srn"]["5"]
     assert not report.table1_claim_holds(missing)
+
+
+def clutrr_result(seed, rn, srn, grn, curve=None):
+    by_k = {m: {"2": acc + 10, "3": acc, "4": acc - 10} for m, acc in (("rn", rn), ("rn_srn", srn), ("rn_grn", grn))}
+    result = {"seeds": [seed], "accuracy": {"rn": rn, "rn_srn": srn, "rn_grn": grn}, "accuracy_by_k": by_k}
+    if curve is not None:
+        result["test_curve"] = curve
+    return result
+
+
+def test_clutrr_claim_and_spread_predicates():
+    assert report.clutrr_claim_holds({"rn": 50.0, "rn_srn": 50.0})
+    assert not report.clutrr_claim_holds({"rn": 50.0, "rn_srn": 49.9})
+    assert not report.clutrr_claim_holds({"rn": 50.0, "rn_srn": float("nan")})
+    assert not report.clutrr_claim_holds({"rn": 50.0})
+    assert report.difference_exceeds_spread([55.0, 57.0, 59.0], [50.0, 51.0, 52.0])  # 6 > std 2
+    assert not report.difference_exceeds_spread([50.0, 54.0, 58.0], [50.0, 51.0, 52.0])  # 3 < std 4
+    assert report.difference_exceeds_spread([40.0, 44.0, 48.0], [50.0, 51.0, 52.0])  # a drop of 7 > std 4 counts
+    with pytest.raises(ValueError, match="two seeds"):
+        report.difference_exceeds_spread([50.0], [40.0, 41.0])
+
+
+def test_clutrr_across_seeds_pools_mean_and_sample_std_and_states_the_claim_either_way():
+    curves = [{"rn": [40.0, 50.0], "rn_srn": [45.0, 44.0], "rn_grn": [30.0, 31.0]},
+              {"rn": [42.0, 46.0], "rn_srn": [47.0, 40.0], "rn_grn": [32.0, 35.0]}]
+    runs = [clutrr_result(0, 50.0, 45.0, 31.0, curves[0]), clutrr_result(1, 46.0, 47.0, 35.0, curves[1])]
+    lines = report.clutrr_across_seeds(runs)
+    assert lines[0].startswith("Seeds 0, 1: mean ± std (sample) over 2 runs")
+    assert "| RN | 58.0 ± 2.8 | 48.0 ± 2.8 | 38.0 ± 2.8 | 48.0 ± 2.8 | 48.0 (epoch 2) | 49.7 |" in lines
+    assert "| RN + SRN | 56.0 ± 1.4 | 46.0 ± 1.4 | 36.0 ± 1.4 | 46.0 ± 1.4 | 46.0 (epoch 1) | 55.0 |" in lines
+    text = "\n".join(lines)
+    assert "- RN + SRN − RN: -2.0 points in mean; the larger std is 2.8, so the difference is not larger than the " \
+           "spread; RN + SRN ≥ RN on 1 of 2 seeds" in text
+    assert "- RN + GRN − RN: -15.0 points in mean; the larger std is 2.8, so the difference is larger than the " \
+           "spread; RN + GRN ≥ RN on 0 of 2 seeds" in text
+    assert lines[-1] == "RN + SRN ≥ RN in mean over 2 seeds: ✗"
+    flipped = [clutrr_result(0, 40.0, 45.0, 50.0), clutrr_result(1, 42.0, 47.0, 52.0)]  # no curves: "–"
+    assert report.clutrr_across_seeds(flipped)[-1].endswith("✓")
+    assert "| RN | 51.0 ± 1.4 | 41.0 ± 1.4 | 31.0 ± 1.4 | 41.0 ± 1.4 | – | 49.7 |" in report.clutrr_across_seeds(flipped)
+    one = report.clutrr_across_seeds(runs[:1])
+    assert any("one seed has no spread" in line for line in one)
+    assert "### CLUTRR over seeds" in report.across_seeds_tables("05_clutrr", runs)[1]
+    assert report.across_seeds_tables("05_clutrr", runs[:1]) == []
+
+
+def test_clutrr_table_shows_k_and_the_split():
+    result = clutrr_result(0, 50.0, 45.0, 40.0)
+    result.update(split={"2": {"candidates": 20, "repeats_dropped": 10, "distinct": 9}}, test_stories_in_training=0)
+    lines = report.clutrr_table(result)
+    assert "| RN | 60.0 | 50.0 | 40.0 | 50.0 | 49.7 |" in lines
+    assert any("as the model sees it: 0 (replaced while drawing: 10 of 20 at k = 2)" in line for line in lines)
+    assert lines[-1] == "RN+SRN ≥ RN: ✗"
+
+
+def test_inner_loop_claim_needs_ten_points_over_zero_steps_at_every_count_from_two():
+    trained = {"1": 50.0, "2": 40.0, "3": 30.0, "4": 25.0, "5": 20.0}
+    assert report.inner_loop_claim_holds(trained, {"1": 50.0, "2": 30.0, "3": 20.0, "4": 15.0, "5": 10.0})
+    assert not report.inner_loop_claim_holds(trained, {"1": 0.0, "2": 30.0, "3": 20.0, "4": 15.1, "5": 10.0})
+    assert not report.inner_loop_claim_holds(trained, {"2": 0.0, "3": 0.0, "4": 0.0})  # a missing count fails
+    assert not report.inner_loop_claim_holds(dict(trained, **{"3": float("nan")}), {k: 0.0 for k in trained})
+
+
+def test_responsibility_claims_are_the_ones_the_table_checks():
+    claims = report.responsibility_claims(1.0, 0.05, 1.44, {"continuous": 0.4, "iterative": 0.1})
+    assert list(claims.values()) == [True, True, True]
+    claims = report.responsibility_claims(0.5, 0.05, 1.44, {"continuous": 0.4, "iterative": 0.3})
+    assert list(claims.values()) == [False, True, False]
+    assert len(report.responsibility_claims(1.0, 0.05, 1.44)) == 2  # without spike rates: two claims

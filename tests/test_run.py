@@ -123,3 +123,22 @@ def test_the_status_table_keeps_the_latest_run_of_every_notebook_and_seed(notebo
     assert "| 00_fine | 0 | ok |" in text and "| 01_broken | 0 | ok |" in text and "FAILED" not in text
     (isolated_home / "results" / "SUMMARY.smoke.json").write_text("{not json")
     assert run.recorded_runs("smoke") == []
+
+
+def test_a_claim_that_does_not_hold_is_shown_and_fails_only_with_strict(isolated_home, capsys):
+    folder = isolated_home / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "00_claims.ipynb", "import srnlib\nsrnlib.results.write_results('00_claims', profile, "
+                   "[seed], 0.1, claims={'SRN beats the baseline': False, 'numbers are finite': True})")
+    assert run.main(["--profile", "smoke", "--notebooks", str(folder)]) == 0  # it ran: the main job succeeds
+    printed = capsys.readouterr().out
+    assert "✗ 00_claims (seed 0): SRN beats the baseline" in printed and "numbers are finite" not in printed
+    summary = (isolated_home / "results" / "SUMMARY.smoke.md").read_text()
+    assert "| 00_claims | 0 | SRN beats the baseline | ✗ |" in summary
+    assert "| 00_claims | 0 | numbers are finite | ✓ |" in summary
+    assert run.main(["--profile", "smoke", "--notebooks", str(folder), "--strict"]) == 1
+
+
+def test_claims_must_be_booleans():
+    with pytest.raises(ValueError, match="claims"):
+        run.claim_rows({"00_x.quick.json": {"notebook": "00_x", "seeds": [0], "claims": {"holds": "yes"}}})
