@@ -2,12 +2,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import itertools
+import json
+
 import pytest
 import torch
 
-from srnlib import profiles
-from srnlib.clutrr import experiment, generate, plots
-from srnlib.clutrr.data import RELATIONS
+from srnlib import profiles, results
+from srnlib.clutrr import experiment, generate, plots, tokenize
+from srnlib.clutrr.data import RELATIONS, entity_numbers
 
 
 @pytest.fixture
@@ -25,6 +28,33 @@ def test_data_splits_are_disjoint_held_out_and_share_the_training_vocabulary(cfg
     assert not train_sentences & {story.sentences for story in data["test"].stories}
     assert sorted(set(data["test"].k.tolist())) == [2, 3, 4]
     assert data["train"].max_sentences == 4 <= cfg.set_size
+
+
+def as_the_model_sees_it(story):
+    """Independent of data.canonical_key: the model's placeholder sentences (sorted: a set) and query, minimised over
+    every renumbering of the placeholders (not over sentence orders)."""
+    tokens, numbers = tokenize(story), entity_numbers(story)
+    query = [numbers[name] for name in story.query]
+    used = sorted({int(t[4:]) for sentence in tokens for t in sentence if t.startswith("@ent")} | set(query))
+    best = None
+    for renumbered in itertools.permutations(used):
+        new = dict(zip(used, renumbered))
+        key = (sorted(tuple(f"@ent{new[int(t[4:])]}" if t.startswith("@ent") else t for t in sentence)
+                      for sentence in tokens), [new[q] for q in query])
+        best = key if best is None or key < best else best
+    return repr(best)
+
+
+def test_no_test_story_equals_a_training_story_as_the_model_sees_it(cfg, isolated_home):
+    cfg.update(train_stories=900, test_stories=300)
+    independent = generate(300, cfg.train_k, seed=experiment.TEST_SEED_OFFSET)  # what the test set used to be
+    data = experiment.load_data(cfg, seed=0)
+    seen = {as_the_model_sees_it(story) for story in data["train"].stories}
+    assert sum(as_the_model_sees_it(story) in seen for story in independent) > 10  # the check has teeth
+    assert not seen & {as_the_model_sees_it(story) for story in data["test"].stories}
+    assert [story.k for story in data["test"].stories] == [2, 3, 4] * 100
+    assert {k: s["candidates"] - s["repeats_dropped"] for k, s in data["split"].items()} == {"2": 100, "3": 100,
+                                                                                            "4": 100}
 
 
 def test_evaluate_counts_correct_answers_overall_and_by_k():
@@ -72,7 +102,11 @@ def test_train_models_trains_then_loads_from_the_checkpoint(cfg, isolated_home):
     for kind, model in again.items():
         for name, tensor in model.state_dict().items():
             torch.testing.assert_close(tensor, saved[kind][name])
-    assert len(list((isolated_home / "checkpoints" / "clutrr").glob("*.pt"))) == 3
+    saved_files = list((isolated_home / "checkpoints" / "clutrr").glob("*.pt"))
+    assert len(saved_files) == 3
+    keyed = profiles.settings_hash(experiment.run_settings(cfg))  # the test split's version is in the key
+    assert keyed != profiles.settings_hash(dict(cfg)) and all(keyed in path.name for path in saved_files)
+    assert experiment.curves(histories)["rn"] == [record["accuracy"] for record in histories["rn"]]
     optimizer_decay = {kind: cfg.weight_decay[kind] for kind in experiment.KINDS}
     assert optimizer_decay["rn_grn"] < optimizer_decay["rn"] == optimizer_decay["rn_srn"]
 
@@ -115,3 +149,14 @@ def test_accuracy_by_k_bars():
     figure = plots.accuracy_by_k({"rn": {"2": 50.0, "3": 40.0, "4": 30.0}, "rn_srn": {"2": 55.0, "3": 45.0, "4": 35.0}},
                                  experiment.PAPER_ACCURACY)
     assert len(figure.axes[0].patches) == 6
+
+
+def test_seed_results_pool_only_runs_with_these_settings_and_split(cfg, isolated_home):
+    keyed = profiles.settings_hash(experiment.run_settings(cfg))
+    for seed, settings in ((0, keyed), (1, "another split"), (3, keyed)):
+        results.write_results("05_clutrr", cfg.profile, [seed], 1.0, accuracy={"rn": float(seed)},
+                              settings_hash=settings)
+    found = experiment.seed_results(cfg, range(5))
+    assert [result["seeds"] for result in found] == [[0], [3]]
+    path = isolated_home / "results" / f"05_clutrr.{cfg.profile}.seed3.json"
+    assert json.loads(path.read_text())["accuracy"] == {"rn": 3.0}

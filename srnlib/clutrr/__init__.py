@@ -2,6 +2,9 @@
 
     srnlib.clutrr.generate(n, k=(2, 3, 4), seed=0) -> list[Story] (sentences, query (A, B), target, k, path, tree)
     srnlib.clutrr.cached_stories(n, k, seed)           the same, cached under data/clutrr/
+    srnlib.clutrr.cached_split(train_n, test_n, k, train_seed, test_seed)   training stories and test stories none
+                                                        of which equals a training story as the model sees it
+    srnlib.clutrr.canonical_key(story)                  a story as the model sees it (placeholders, sentence set)
     srnlib.clutrr.load_csv(path)                        stories from the official CLUTRR CSV format
     srnlib.clutrr.Vocabulary.build(stories)             tokens -> indices (names become @ent<j> placeholders)
     srnlib.clutrr.ClutrrDataset(stories, vocabulary)    (sentences (S, W), mask (S,), query (2,), target, k)
@@ -9,8 +12,10 @@
     srnlib.clutrr.models.KinshipReasoner("rn" | "rn_srn" | "rn_grn", ...) the three models
 """
 from . import data, models
-from .data import (COMPOSITION, RELATIONS, ClutrrDataset, FamilyTree, Story, Vocabulary, cached_stories, collate,
-                   compose, generate, load_csv, random_tree, relation_in_tree, tokenize)
+from .data import (COMPOSITION, RELATIONS, ClutrrDataset, FamilyTree, Story, Vocabulary, cached_split,
+                   cached_stories, canonical_key, collate, compose, generate, load_csv, random_tree, relation_in_tree,
+                   shared_stories, tokenize)
 
-__all__ = ["COMPOSITION", "RELATIONS", "ClutrrDataset", "FamilyTree", "Story", "Vocabulary", "cached_stories",
-           "collate", "compose", "data", "models", "generate", "load_csv", "random_tree", "relation_in_tree", "tokenize"]
+__all__ = ["COMPOSITION", "RELATIONS", "ClutrrDataset", "FamilyTree", "Story", "Vocabulary", "cached_split",
+           "cached_stories", "canonical_key", "collate", "compose", "data", "models", "generate", "load_csv",
+           "random_tree", "relation_in_tree", "shared_stories", "tokenize"]

@@ -51,6 +51,12 @@ Dataset shapes (S = max_sentences, W = max_words; B = batch size after ``collate
     k          int64 scalar chain length                  -> (B,)
 Generated stories are cached as JSON under ``data/clutrr/`` (parameters key + SHA-256 checksum in the file, written
 atomically; a corrupt or mismatching file is regenerated with a warning).
+
+Held-out stories (``canonical_key``, ``unseen_test_stories``, ``cached_split``). With names as placeholders and the
+sentences read as a set, short chains repeat: about 2,100 distinct k = 2 stories exist, so an independently drawn
+test set mostly repeats training stories (159 of 300 k = 2 test stories at ``quick``). ``canonical_key`` is a story
+as the model sees it (placeholder sentences as a multiset, up to the renumbering a reordering causes, and the
+query); ``unseen_test_stories`` draws test stories and replaces every one whose key occurs in training.
 """
 from __future__ import annotations
 
@@ -447,24 +453,23 @@ def generate(n: int, k=(2, 3, 4), seed: int = 0, shuffle: bool = True) -> list[S
     ks = _check_ks(k)
     _check_int(seed, "seed", 0)
     _check_bool(shuffle, "shuffle")
-    stories = []
-    for index in range(n):
-        rng = random.Random(f"clutrr-{GENERATOR_VERSION}-{seed}-{index}")
-        length = ks[index % len(ks)]
-        for _ in range(_MAX_TREES_PER_STORY):
-            tree = random_tree(rng)
-            steps = None
-            for _ in range(_CHAIN_ATTEMPTS_PER_TREE):
-                steps = sample_chain(tree, length, rng)
-                if steps is not None:
-                    break
+    return [_story_at(index, ks[index % len(ks)], seed, shuffle) for index in range(n)]
+
+
+def _story_at(index: int, length: int, seed: int, shuffle: bool) -> Story:
+    """Story ``index`` of ``generate(..., seed, shuffle)``, which has k = ``length``: its own seeded generator."""
+    rng = random.Random(f"clutrr-{GENERATOR_VERSION}-{seed}-{index}")
+    for _ in range(_MAX_TREES_PER_STORY):
+        tree = random_tree(rng)
+        steps = None
+        for _ in range(_CHAIN_ATTEMPTS_PER_TREE):
+            steps = sample_chain(tree, length, rng)
             if steps is not None:
-                stories.append(story_from_chain(tree, steps, rng, shuffle))
                 break
-        else:
-            raise RuntimeError(f"found no chain of k = {length} relations in {_MAX_TREES_PER_STORY} trees; "
-                               "k is too long for these three-generation families")
-    return stories
+        if steps is not None:
+            return story_from_chain(tree, steps, rng, shuffle)
+    raise RuntimeError(f"found no chain of k = {length} relations in {_MAX_TREES_PER_STORY} trees; "
+                       "k is too long for these three-generation families")
 
 
 # ---------------------------------------------------------------------------------------------------- official CSV
@@ -614,6 +619,109 @@ class Vocabulary:
         return cls(stored["tokens"], stored["max_entities"])
 
 
+# ------------------------------------------------------------------------------------ stories as the model sees them
+def canonical_key(story: Story) -> tuple:
+    """The story as the model sees it, as a hashable key: two stories get the same key exactly when their
+    placeholder sentences are the same multiset up to renumbering the placeholders, with the query renumbered along.
+
+    What the model reads (``tokenize``, ``ClutrrDataset``, ``models.KinshipReasoner``): each sentence as lowercase
+    tokens with every name replaced by ``@ent<j>``, j numbered by first appearance *in the story's sentence
+    order*, plus the query's two placeholders. The sentences are a set to every model (the RN sums over all
+    pairs, the SRN and GRN refine a padded set; each sentence is encoded on its own), so the order matters only
+    through the numbering it induces: reordering a story's sentences renumbers its placeholders and changes
+    nothing else. The key is therefore the smallest ``(sorted sentence token tuples, query placeholders)`` over
+    every order of the sentences. It is computed over the distinct first-appearance numberings (a sentence that
+    names nobody new does not change the numbering), not over all k! orders. Names are never part of the key, nor
+    is the target (a label, not something the model reads; in generated stories it follows from the sentences).
+    """
+    if not isinstance(story, Story):
+        raise TypeError(f"story must be a Story, got {type(story).__name__}")
+    names = set(story.people) | set(story.query)
+    sentences = [_words(sentence, names) for sentence in story.sentences]
+    named = [[word for word in words if word in names] for words in sentences]
+    best, seen = None, set()
+
+    def visit(order: dict) -> None:
+        nonlocal best
+        if tuple(order) in seen:  # the numbering so far decides which sentences can still add a name
+            return
+        seen.add(tuple(order))
+        fresh = [people for people in named if any(name not in order for name in people)]
+        if fresh:
+            for people in fresh:
+                extended = dict(order)
+                for name in people:
+                    extended.setdefault(name, len(extended))
+                visit(extended)
+            return
+        numbers = dict(order)
+        for name in story.query:  # as ``entity_numbers``: query names the sentences do not mention come next
+            numbers.setdefault(name, len(numbers))
+        key = (tuple(sorted(tuple(f"{ENTITY_PREFIX}{numbers[word]}" if word in numbers else word.lower()
+                                  for word in words) for words in sentences)),
+               tuple(numbers[name] for name in story.query))
+        if best is None or key < best:
+            best = key
+
+    visit({})
+    return best
+
+
+def shared_stories(train, test) -> int:
+    """How many stories of ``test`` equal some story of ``train`` as the model sees it (``canonical_key``)."""
+    seen = {canonical_key(story) for story in train}
+    return sum(canonical_key(story) in seen for story in test)
+
+
+def unseen_test_stories(train, n: int, k=(2, 3, 4), seed: int = 1, shuffle: bool = True,
+                        max_candidates: int | None = None) -> tuple[list[Story], dict]:
+    """``n`` test stories none of which equals a training story as the model sees it -> (stories, stats).
+
+    Candidates are ``generate``'s stories for ``seed`` in index order, each drawn only while its k still needs
+    stories; a candidate whose ``canonical_key`` occurs among ``train``'s is dropped and the next one of that k is
+    drawn. The test set keeps ``generate``'s sizes and order (story i has k = ks[i % len(ks)]), so every k keeps its
+    share. Test stories may repeat one another (short chains have few distinct stories: about 2,100 for k = 2).
+    ``stats`` per k: ``candidates`` drawn, ``repeats_dropped``, ``distinct`` keys among the kept stories.
+    Raises RuntimeError when ``max_candidates`` (default 100 n + 1,000) candidates do not give enough stories.
+    """
+    _check_int(n, "n", 0)
+    ks = _check_ks(k)
+    _check_int(seed, "seed", 0)
+    _check_bool(shuffle, "shuffle")
+    limit = 100 * n + 1000 if max_candidates is None else _check_int(max_candidates, "max_candidates", 1)
+    train = list(train)
+    if not all(isinstance(story, Story) for story in train):
+        raise TypeError("train must hold Story records")
+    seen = {canonical_key(story) for story in train}
+    wanted = Counter(ks[i % len(ks)] for i in range(n))
+    kept = {length: [] for length in wanted}
+    stats = {str(length): {"candidates": 0, "repeats_dropped": 0} for length in wanted}
+    index = 0
+    while any(len(kept[length]) < count for length, count in wanted.items()):
+        if index >= limit:
+            short = {length: len(kept[length]) for length in wanted}
+            raise RuntimeError(f"{limit} candidates gave only {short} test stories unseen in training, not "
+                               f"{dict(wanted)}: the training stories cover almost every story of some k")
+        length = ks[index % len(ks)]
+        if len(kept[length]) < wanted[length]:
+            story = _story_at(index, length, seed, shuffle)
+            stats[str(length)]["candidates"] += 1
+            if canonical_key(story) in seen:
+                stats[str(length)]["repeats_dropped"] += 1
+            else:
+                kept[length].append(story)
+        index += 1
+    for length in wanted:
+        stats[str(length)]["distinct"] = len({canonical_key(story) for story in kept[length]})
+    position = Counter()
+    stories = []
+    for i in range(n):  # generate's order: story i has k = ks[i % len(ks)]
+        length = ks[i % len(ks)]
+        stories.append(kept[length][position[length]])
+        position[length] += 1
+    return stories, stats
+
+
 # ------------------------------------------------------------------------------------------------------------ cache
 def _cache_key(n: int, ks: tuple[int, ...], seed: int, shuffle: bool) -> dict:
     return {"dataset": "clutrr", "version": GENERATOR_VERSION, "n": n, "k": list(ks), "seed": seed,
@@ -634,7 +742,9 @@ def cache_path(n: int, k=(2, 3, 4), seed: int = 0, shuffle: bool = True,
     return folder / f"clutrr_{n}_k{'-'.join(map(str, ks))}_seed{seed}_{name}.json"
 
 
-def _load_cache(path: Path, key: dict) -> list[Story] | None:
+def _load_cache(path: Path, key: dict, stats: dict | None = None) -> list[Story] | None:
+    """The cached stories, or None (with a warning if the file is unusable); with ``stats`` (a dict), the file must
+    also hold stats (checksummed with the stories), which are copied into it."""
     if not path.exists():
         return None
     try:
@@ -642,22 +752,32 @@ def _load_cache(path: Path, key: dict) -> list[Story] | None:
             stored = json.load(handle)
         if stored.get("key") != key:
             raise ValueError(f"cache key {stored.get('key')} does not match {key}")
-        if stored.get("checksum") != _checksum(stored["stories"]):
+        if stats is not None and not isinstance(stored.get("stats"), dict):
+            raise ValueError("the file holds no stats")
+        checked = stored["stories"] if "stats" not in stored else {"stories": stored["stories"],
+                                                                   "stats": stored["stats"]}
+        if stored.get("checksum") != _checksum(checked):
             raise ValueError("checksum mismatch")
         if len(stored["stories"]) != key["n"]:
             raise ValueError("number of stories does not match the key")
-        return [Story.from_dict(item) for item in stored["stories"]]
+        stories = [Story.from_dict(item) for item in stored["stories"]]
+        if stats is not None:
+            stats.update(stored["stats"])
+        return stories
     except Exception as error:  # corrupt, truncated, foreign or stale: regenerate, never use
         warnings.warn(f"CLUTRR cache {path.name} is unusable ({error}); regenerating it")
         return None
 
 
-def _save_cache(path: Path, key: dict, stories: list[Story]) -> None:
+def _save_cache(path: Path, key: dict, stories: list[Story], stats: dict | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = [story.to_dict() for story in stories]
+    stored = {"key": key, "checksum": _checksum(payload), "stories": payload}
+    if stats is not None:
+        stored.update(checksum=_checksum({"stories": payload, "stats": stats}), stats=stats)
     temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump({"key": key, "checksum": _checksum(payload), "stories": payload}, handle)
+        json.dump(stored, handle)
     os.replace(temporary, path)
 
 
@@ -678,6 +798,45 @@ def cached_stories(n: int, k=(2, 3, 4), seed: int = 0, shuffle: bool = True, cac
         stories = generate(n, ks, seed, shuffle)
         _save_cache(path, key, stories)
     return stories
+
+
+SPLIT_VERSION = 1  # bump when unseen_test_stories changes, so old test caches (and checkpoints) are never reused
+
+
+def split_key(train_n: int, test_n: int, k=(2, 3, 4), train_seed: int = 0, test_seed: int = 1,
+              shuffle: bool = True) -> dict:
+    """The parameters that decide ``cached_split``'s test stories (its cache key; also for keying checkpoints)."""
+    ks = _check_ks(k)
+    return {"dataset": "clutrr-test-unseen-in-training", "version": GENERATOR_VERSION,
+            "split_version": SPLIT_VERSION, "n": _check_int(test_n, "test_n", 0), "k": list(ks),
+            "seed": _check_int(test_seed, "test_seed", 0), "shuffle": _check_bool(shuffle, "shuffle"),
+            "train": _cache_key(_check_int(train_n, "train_n", 0), ks, _check_int(train_seed, "train_seed", 0),
+                                shuffle)}
+
+
+def cached_split(train_n: int, test_n: int, k=(2, 3, 4), train_seed: int = 0, test_seed: int = 1,
+                 shuffle: bool = True, cache: bool = True,
+                 cache_dir: str | os.PathLike | None = None) -> tuple[list[Story], list[Story], dict]:
+    """(training stories, test stories of which none equals a training story as the model sees it, stats).
+
+    Training: ``cached_stories(train_n, k, train_seed)``. Test: ``unseen_test_stories(training, test_n, k,
+    test_seed)``, cached as ``data/clutrr/clutrr_test_<n>_k<ks>_seed<test_seed>_<hash of split_key>.json`` (the
+    key holds SPLIT_VERSION and the training stories' parameters, so a test set drawn for other training stories or
+    by another split rule is never reused).
+    """
+    key = split_key(train_n, test_n, k, train_seed, test_seed, shuffle)
+    _check_bool(cache, "cache")
+    train = cached_stories(train_n, k, train_seed, shuffle, cache, cache_dir)
+    if not cache:
+        return (train, *unseen_test_stories(train, test_n, k, test_seed, shuffle))
+    folder = Path(cache_dir) if cache_dir is not None else data_dir() / "clutrr"
+    path = folder / f"clutrr_test_{test_n}_k{'-'.join(map(str, key['k']))}_seed{test_seed}_{_checksum(key)[:16]}.json"
+    stats: dict = {}
+    test = _load_cache(path, key, stats)
+    if test is None:
+        test, stats = unseen_test_stories(train, test_n, k, test_seed, shuffle)
+        _save_cache(path, key, test, stats)
+    return train, test, stats
 
 
 # ----------------------------------------------------------------------------------------------------------- dataset

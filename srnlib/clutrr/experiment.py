@@ -1,10 +1,13 @@
 """Notebook 05's experiment (Section 3.3): train RN, RN+SRN and RN+GRN on CLUTRR-style stories, load-or-train.
 
-    data = load_data(cfg, seed)                 train / test ClutrrDatasets (k = cfg.train_k) and the vocabulary
+    data = load_data(cfg, seed)                 train / test ClutrrDatasets (k = cfg.train_k), the vocabulary and
+                                                the split's stats; no test story equals a training story as the
+                                                model sees it (data.canonical_key)
     models, histories, data = train_models(cfg, seed)   one checkpoint per model under checkpoints/clutrr/
     evaluate(model, dataset)                    {"accuracy": %, "accuracy_k2": %, ...} on a held-out set
     best_epoch(history)                         the paper's number: the epoch with the best average test accuracy
     look_inside(model, dataset, index)          S0, the refined set and (GRN) the refined edge weights of one story
+    seed_results(cfg, seeds)                    the saved results of those seeds that ran these settings and split
 
 The paper reports "the best average performance across epochs for k = 2, 3, 4": ``fit``'s ``evaluate`` hook
 records the test accuracy after every epoch and ``best_epoch`` takes the maximum of the average over all test
@@ -15,28 +18,43 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+import json
+
 from .. import train
+from ..paths import results_dir
+from ..profiles import settings_hash
 from ..refine import complete_graph
 from ..report import PAPER
-from .data import RELATIONS, ClutrrDataset, Vocabulary, cached_stories, tokenize
+from .data import SPLIT_VERSION, RELATIONS, ClutrrDataset, Vocabulary, cached_split, tokenize
 from .models import KinshipReasoner
 
 KINDS = ("rn", "rn_srn", "rn_grn")
 NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}
 PAPER_ACCURACY = PAPER["clutrr"]  # Section 3.3, mean of 5 runs, k = 2, 3, 4 (typed once in srnlib/report.py)
 TEST_SEED_OFFSET = 1_000_003  # test stories come from another generator seed than the training stories
+NOTEBOOK = "05_clutrr"
+
+
+def run_settings(cfg) -> dict:
+    """The settings that decide a run's numbers: the profile's plus the test split's version (keys checkpoints and
+    results, so models evaluated on an older split are retrained and their results are not pooled)."""
+    return dict(cfg, test_split=SPLIT_VERSION)
 
 
 def load_data(cfg, seed: int = 0) -> dict:
-    """``{"train": ClutrrDataset, "test": ClutrrDataset, "vocabulary": Vocabulary}`` (stories cached on disk)."""
+    """``{"train": ClutrrDataset, "test": ClutrrDataset, "vocabulary": Vocabulary, "split": stats}`` (stories cached
+    on disk). The test stories come from generator seed ``seed + TEST_SEED_OFFSET``, and every one that equals a
+    training story as the model sees it is replaced (``data.unseen_test_stories``; stats per k: candidates drawn,
+    repeats dropped, distinct test stories)."""
     ks = tuple(cfg.train_k)
-    train_stories = cached_stories(cfg.train_stories, ks, seed=seed)
-    test_stories = cached_stories(cfg.test_stories, ks, seed=seed + TEST_SEED_OFFSET)
+    train_stories, test_stories, split = cached_split(cfg.train_stories, cfg.test_stories, ks, train_seed=seed,
+                                                      test_seed=seed + TEST_SEED_OFFSET)
     vocabulary = Vocabulary.build(train_stories)
     longest = max(ks)
     words = max(len(s) for story in train_stories + test_stories for s in tokenize(story))
     return {"train": ClutrrDataset(train_stories, vocabulary, longest, words),
-            "test": ClutrrDataset(test_stories, vocabulary, longest, words), "vocabulary": vocabulary}
+            "test": ClutrrDataset(test_stories, vocabulary, longest, words), "vocabulary": vocabulary,
+            "split": split}
 
 
 def build_model(kind: str, cfg, vocabulary_size: int) -> KinshipReasoner:
@@ -102,9 +120,10 @@ def train_models(cfg, seed: int = 0, retrain: bool = False, kinds=KINDS, device=
     """Load-or-train every model in ``kinds`` on the same stories -> (models, histories, data).
 
     Adam with ``cfg.lr`` and L2 weight decay ``cfg.weight_decay[kind]`` (1e-4, 5e-6 for the GRN in the paper); the
-    test accuracy is recorded after every epoch. Checkpoints are keyed by (profile, seed, settings, kind).
+    test accuracy is recorded after every epoch. Checkpoints are keyed by (profile, seed, ``run_settings``, kind).
     """
     data = load_data(cfg, seed)
+    settings = run_settings(cfg)
     models, histories = {}, {}
     for kind in kinds:
         train.seed_everything(seed)
@@ -112,10 +131,29 @@ def train_models(cfg, seed: int = 0, retrain: bool = False, kinds=KINDS, device=
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay[kind])
         histories[kind] = train.fit(
             model, optimizer, data["train"], training_step, epochs=cfg.epochs, batch_size=cfg.batch_size,
-            seed=seed, device=device, checkpoint=train.checkpoint_path("clutrr", cfg.profile, seed, cfg, kind),
-            evaluate=lambda m: evaluate(m, data["test"]), retrain=retrain, desc=NAMES[kind], settings=cfg)
+            seed=seed, device=device, checkpoint=train.checkpoint_path("clutrr", cfg.profile, seed, settings, kind),
+            evaluate=lambda m: evaluate(m, data["test"]), retrain=retrain, desc=NAMES[kind], settings=settings)
         models[kind] = model.cpu().eval()
     return models, histories, data
+
+
+def curves(histories: dict) -> dict[str, list[float]]:
+    """{kind: test accuracy (%) after each epoch}."""
+    return {kind: [record["accuracy"] for record in history if "accuracy" in record]
+            for kind, history in histories.items()}
+
+
+def seed_results(cfg, seeds) -> list[dict]:
+    """The saved results (``results/05_clutrr.<profile>[.seed<k>].json``) of those ``seeds`` whose run had these
+    settings and this test split (``run_settings``); seeds without such a file are left out."""
+    found = []
+    for seed in seeds:
+        path = results_dir() / f"{NOTEBOOK}.{cfg.profile}{'' if seed == 0 else f'.seed{seed}'}.json"
+        if path.exists():
+            result = json.loads(path.read_text())
+            if result.get("settings_hash") == settings_hash(run_settings(cfg)) and result.get("seeds") == [seed]:
+                found.append(result)
+    return found
 
 
 def summary(histories: dict) -> tuple[dict, dict]:
