@@ -31,9 +31,17 @@ def checksum(arrays: dict) -> str:
     return digest.hexdigest()
 
 
+def check_not_directory(path: Path, label: str) -> None:
+    """A directory where a cache file should be cannot be read, replaced or regenerated: say so, naming it."""
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"the {label} cache {path} is a directory, not a file; remove or rename that directory "
+                                "so the cache can be written")
+
+
 def load_arrays(path: Path, key: dict, expected_shapes: dict[str, tuple], label: str) -> dict | None:
     """The cached arrays named in ``expected_shapes`` if the file matches ``key``, its checksum and the shapes."""
     path = Path(path)
+    check_not_directory(path, label)
     if not path.exists():
         return None
     try:
@@ -56,6 +64,7 @@ def load_arrays(path: Path, key: dict, expected_shapes: dict[str, tuple], label:
 def save_arrays(path: Path, key: dict, arrays: dict, compress: bool = False) -> None:
     """Write ``arrays`` with their key and checksum atomically (temporary file, then rename)."""
     path = Path(path)
+    check_not_directory(path, "data")
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
     save = np.savez_compressed if compress else np.savez

@@ -32,8 +32,9 @@ def figures_dir(profile: str | None = None, seed: int = 0) -> Path:
     """
     from .profiles import resolve
 
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    from ._checks import check_int
+
+    seed = check_int(seed, "seed", 0)
     if resolve(profile) == "smoke":
         return _folder("figures/smoke")
     return _folder(f"figures/seed{seed}" if seed else "figures")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_set
+from ._checks import check_int, check_set
 
 
 class FSPool(nn.Module):
@@ -20,10 +20,7 @@ class FSPool(nn.Module):
 
     def __init__(self, channels: int, n_pieces: int = 20):
         super().__init__()
-        if not isinstance(channels, int) or channels < 1:
-            raise ValueError(f"channels must be a positive int, got {channels!r}")
-        if not isinstance(n_pieces, int) or n_pieces < 1:
-            raise ValueError(f"n_pieces must be a positive int, got {n_pieces!r}")
+        channels, n_pieces = check_int(channels, "channels", 1), check_int(n_pieces, "n_pieces", 1)
         self.channels = channels
         self.n_pieces = n_pieces
         # weight[c, k]: value of channel c's weighting function at relative rank k / n_pieces.
@@ -45,7 +42,7 @@ class FSPool(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x: (batch, n, channels); mask: (batch, n) bool or None -> (batch, channels)."""
-        check_set(x, "x", channels=self.channels)
+        check_set(x, "x", channels=self.channels, dtype=self.weight.dtype)
         batch, n, _ = x.shape
         if mask is None:
             sizes = torch.full((batch,), n, device=x.device)
@@ -67,9 +64,8 @@ class SetEncoder(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, hidden: int = 512, layers: int = 3, n_pieces: int = 20):
         super().__init__()
-        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("hidden", hidden), ("layers", layers)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        in_dim, out_dim = check_int(in_dim, "in_dim", 1), check_int(out_dim, "out_dim", 1)
+        hidden, layers = check_int(hidden, "hidden", 1), check_int(layers, "layers", 1)
         self.in_dim, self.out_dim = in_dim, out_dim
         widths = [in_dim] + [hidden] * (layers - 1) + [out_dim]
         blocks: list[nn.Module] = []
@@ -82,7 +78,7 @@ class SetEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x: (batch, n, in_dim); mask: (batch, n) bool or None -> (batch, out_dim)."""
-        check_set(x, "x", channels=self.in_dim)
+        check_set(x, "x", channels=self.in_dim, dtype=self.element_mlp[0].weight.dtype)
         features = self.element_mlp(x)
         if mask is None:
             features = features / x.shape[1]
@@ -112,20 +108,21 @@ class GraphEncoder(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, hidden: int = 128, n_pieces: int = 20):
         super().__init__()
-        for name, value in (("in_dim", in_dim), ("out_dim", out_dim), ("hidden", hidden)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        in_dim, out_dim, hidden = check_int(in_dim, "in_dim", 1), check_int(out_dim, "out_dim", 1), check_int(
+            hidden, "hidden", 1)
         self.in_dim, self.out_dim = in_dim, out_dim
         self.message = nn.Sequential(nn.Linear(2 * in_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
         self.update = nn.Sequential(nn.Linear(in_dim + hidden, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
         self.pool = FSPool(out_dim, n_pieces)
 
     def forward(self, nodes: torch.Tensor, edges: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        check_set(nodes, "nodes", channels=self.in_dim)
+        check_set(nodes, "nodes", channels=self.in_dim, dtype=self.message[0].weight.dtype)
         batch, n, dim = nodes.shape
         if not torch.is_tensor(edges) or edges.shape != (batch, n, n):
             raise ValueError(f"edges must have shape (batch, n, n) = {(batch, n, n)}, got "
                              f"{tuple(edges.shape) if torch.is_tensor(edges) else type(edges).__name__}")
+        if edges.dtype != nodes.dtype:
+            raise TypeError(f"edges must be a floating-point tensor of the nodes' dtype {nodes.dtype}, got {edges.dtype}")
         receivers = nodes.unsqueeze(2).expand(batch, n, n, dim)
         senders = nodes.unsqueeze(1).expand(batch, n, n, dim)
         messages = self.message(torch.cat([receivers, senders], dim=3))  # (batch, n, n, hidden): j -> i

@@ -10,6 +10,7 @@ access, ``cfg.epochs``). ``profile=None`` reads the ``SRN_PROFILE`` environment 
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -135,11 +136,18 @@ def resolve(profile: str | None = None) -> str:
 
 
 def get(experiment: str, profile: str | None = None) -> Settings:
-    """Settings of ``experiment`` at ``profile`` (see ``resolve``), as a fresh copy with ``profile`` included."""
+    """Settings of ``experiment`` at ``profile`` (see ``resolve``), as a fresh deep copy with ``profile`` included:
+    changing a nested list of one copy never changes another ``get()`` (nor the settings hash of checkpoints)."""
+    if not isinstance(experiment, str):
+        raise TypeError(f"experiment must be a str naming one of {', '.join(sorted(SETTINGS))}, got "
+                        f"{type(experiment).__name__} {experiment!r}")
+    if profile is not None and not isinstance(profile, str):
+        raise TypeError(f"profile must be a str naming one of {', '.join(PROFILES)} (or None), got "
+                        f"{type(profile).__name__} {profile!r}")
     if experiment not in SETTINGS:
         raise ValueError(f"unknown experiment {experiment!r}; valid experiments are {', '.join(sorted(SETTINGS))}")
     name = resolve(profile)
-    return Settings(SETTINGS[experiment][name], profile=name)
+    return Settings(copy.deepcopy(SETTINGS[experiment][name]), profile=name)
 
 
 def settings_hash(settings: dict) -> str:

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ._checks import check_positive, check_set
+from ._checks import check_number, check_positive, check_set
 
 
 class Refinement(NamedTuple):
@@ -42,13 +42,18 @@ class _InnerDescent(nn.Module):
         super().__init__()
         if not isinstance(encoder, nn.Module):
             raise TypeError(f"the encoder must be an nn.Module, got {type(encoder).__name__}")
-        check_positive(steps, "steps", integer=True)
-        check_positive(lr, "lr")
-        if not isinstance(momentum, (int, float)) or not 0.0 <= momentum < 1.0:
+        steps = check_positive(steps, "steps", integer=True)
+        lr = check_number(lr, "lr", minimum=0.0, strict=True)  # finite: inf or nan would return a broken set
+        momentum = check_number(momentum, "momentum", minimum=0.0)
+        if not momentum < 1.0:
             raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
         if grad_clip is not None:
-            check_positive(grad_clip, "grad_clip")
-        self.steps, self.lr, self.momentum, self.grad_clip = steps, float(lr), float(momentum), grad_clip
+            grad_clip = check_number(grad_clip, "grad_clip", minimum=0.0, strict=True)
+        self.steps, self.lr, self.momentum, self.grad_clip = steps, lr, momentum, grad_clip
+
+    def parameter_dtype(self) -> torch.dtype | None:
+        """The floating dtype of the encoder's weights (None for an encoder without floating parameters)."""
+        return next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
 
     def descend(self, variables: tuple, loss_of, steps: int | None, return_trajectory: bool):
         """Run ``steps`` steps of (momentum) SGD on ``loss_of(*variables) -> (batch,)`` from ``variables``.
@@ -77,6 +82,10 @@ class _InnerDescent(nn.Module):
                 grads = tuple(g * scale.view(-1, *[1] * (g.dim() - 1)) for g in grads)
             velocity = tuple(self.momentum * v + g for v, g in zip(velocity, grads))
             current = tuple(x - self.lr * v for x, v in zip(current, velocity))
+            if not all(bool(torch.isfinite(x).all()) for x in current):  # never return a broken set
+                raise ValueError(
+                    f"the refined set became NaN/inf at inner step {step} of {steps} (lr={self.lr}, "
+                    f"momentum={self.momentum}, grad_clip={self.grad_clip}); lower lr or set grad_clip")
             if not create_graph:
                 current = tuple(x.detach() for x in current)
             if return_trajectory:
@@ -116,8 +125,8 @@ class SetRefiner(_InnerDescent):
         ``steps`` overrides the number of inner steps for this call (``0`` returns ``S0`` unchanged). With
         ``return_trajectory=True`` a ``Refinement(set, sets, losses)`` is returned instead.
         """
-        check_set(S0, "S0")
-        _check_embedding(z, S0.shape[0])
+        check_set(S0, "S0", dtype=self.parameter_dtype())
+        _check_embedding(z, S0)
         (S,), trajectory, losses = self.descend((S0,), lambda S: self.inner_loss(S, z, mask), steps, return_trajectory)
         if not return_trajectory:
             return S
@@ -147,14 +156,17 @@ class GraphRefiner(_InnerDescent):
 
         With ``return_trajectory=True`` returns ``((nodes, edges), [(nodes_i, edges_i), ...], losses)``.
         """
-        check_set(nodes0, "nodes0")
+        check_set(nodes0, "nodes0", dtype=self.parameter_dtype())
         batch, n, _ = nodes0.shape
-        _check_embedding(z, batch)
+        _check_embedding(z, nodes0)
         if edges0 is None:
             edges0 = complete_graph(batch, n, nodes0)
         elif not torch.is_tensor(edges0) or edges0.shape != (batch, n, n):
             shape = tuple(edges0.shape) if torch.is_tensor(edges0) else type(edges0).__name__
             raise ValueError(f"edges0 must have shape (batch, n, n) = {(batch, n, n)}, got {shape}")
+        elif edges0.dtype != nodes0.dtype:  # e.g. integer 0/1 edges: they cannot be refined by gradient steps
+            raise TypeError(f"edges0 must be a floating-point tensor of nodes0's dtype {nodes0.dtype} (edge weights "
+                            f"are refined by gradient steps), got dtype {edges0.dtype}; pass edges0.to(nodes0.dtype)")
         refined, trajectory, losses = self.descend(
             (nodes0, edges0), lambda nodes, edges: self.inner_loss(nodes, edges, z, mask), steps, return_trajectory)
         return (refined, trajectory, losses) if return_trajectory else refined
@@ -172,7 +184,10 @@ def _distance(encoded: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return (encoded - z).pow(2).sum(dim=1)
 
 
-def _check_embedding(z, batch: int) -> None:
+def _check_embedding(z, initial: torch.Tensor) -> None:
+    batch = initial.shape[0]
     if not torch.is_tensor(z) or z.dim() != 2 or z.shape[0] != batch:
         shape = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
         raise ValueError(f"z must have shape (batch, e) with batch = {batch} like the initial set, got {shape}")
+    if z.dtype != initial.dtype:
+        raise TypeError(f"z must have the initial set's dtype {initial.dtype}, got {z.dtype}; cast one of them")

@@ -38,10 +38,8 @@ def sample_objects(n: int, seed: int = 0, min_circles: int = 0, max_circles: int
 
     Rows ``table[i, :counts[i]]`` are the circles of image ``i`` as ``[x, y, r, colour]``; the padding rows are 0.
     """
-    _check_count(n, "n")
-    _check_count(seed, "seed")
-    _check_count(min_circles, "min_circles")
-    _check_count(max_circles, "max_circles")
+    n, seed = _check_count(n, "n"), _check_count(seed, "seed")
+    min_circles, max_circles = _check_count(min_circles, "min_circles"), _check_count(max_circles, "max_circles")
     if min_circles > max_circles:
         raise ValueError(f"min_circles ({min_circles}) must not exceed max_circles ({max_circles})")
     rng = np.random.default_rng(seed)
@@ -189,8 +187,9 @@ class CirclesDataset(Dataset):
 
     def __init__(self, n: int, seed: int = 0, min_circles: int = 0, max_circles: int = 10, cache: bool = True,
                  cache_dir: str | os.PathLike | None = None):
+        n, seed = _check_count(n, "n", allow_zero=False), _check_count(seed, "seed")  # NumPy ints become ints
+        min_circles, max_circles = _check_count(min_circles, "min_circles"), _check_count(max_circles, "max_circles")
         key = _cache_key(n, seed, min_circles, max_circles)
-        _check_count(n, "n", allow_zero=False)
         self.path = cache_path(n, seed, min_circles, max_circles, cache_dir) if cache else None
         stored = load_arrays(self.path, key, _expected_shapes(key), "circles") if cache else None
         if stored is None:

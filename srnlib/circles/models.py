@@ -25,6 +25,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .._checks import check_int, check_ints
 from ..pooling import SetEncoder
 from ..refine import SetRefiner
 
@@ -44,15 +45,13 @@ class Decomposition(NamedTuple):
 
 
 def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    return check_int(value, name, 1)
 
 
 def _check_channels(channels, name: str) -> tuple:
-    if not channels or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in channels):
+    if not isinstance(channels, (list, tuple)) or not channels:
         raise ValueError(f"{name} must be a non-empty tuple of positive ints, got {channels!r}")
-    return tuple(channels)
+    return check_ints(channels, name, 1)
 
 
 def _check_images(images) -> None:

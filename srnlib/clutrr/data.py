@@ -63,6 +63,7 @@ from __future__ import annotations
 import ast
 import csv
 import hashlib
+import io
 import json
 import os
 import random
@@ -75,6 +76,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from .._checks import check_int, is_int
+from ..cache import check_not_directory
 from ..paths import data_dir
 
 GENERATOR_VERSION = 1  # bump when trees, chains or templates change, so old caches are never reused
@@ -192,15 +195,11 @@ _MAX_TREES_PER_STORY = 1000
 
 # ----------------------------------------------------------------------------------------------------------- checks
 def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
+    return check_int(value, name, minimum)  # the shared check: NumPy ints accepted (as int), bools rejected
 
 
 def _check_ks(k) -> tuple[int, ...]:
-    ks = (k,) if isinstance(k, int) and not isinstance(k, bool) else k
+    ks = (k,) if is_int(k) else k
     if not isinstance(ks, (list, tuple)) or not ks:
         raise TypeError(f"k must be an int or a non-empty list of ints, got {k!r}")
     return tuple(_check_int(value, "k", 1) for value in ks)
@@ -488,40 +487,72 @@ def load_csv(path: str | os.PathLike) -> list[Story]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"path {path} does not exist")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a CLUTRR CSV file")
+    data = path.read_bytes()
+    try:
+        decoded = data.decode("utf-8")
+    except UnicodeDecodeError as error:  # name the line of the first bad byte, not of the decoder's buffer
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(f"{path} line {line}: not UTF-8 text (byte "
+                         f"{data[error.start]:#04x} at offset {error.start}); save the file as UTF-8") from None
     stories = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"story", "query", "target"} - set(reader.fieldnames or ())
+    reader = csv.DictReader(io.StringIO(decoded, newline=""))
+    line = 1  # where the record being read starts (csv does not count the lines of a record it fails on)
+    try:
+        fieldnames = reader.fieldnames
+        missing = {"story", "query", "target"} - set(fieldnames or ())
         if missing:
-            raise ValueError(f"{path.name} lacks the CLUTRR column(s) {sorted(missing)}; found {reader.fieldnames}")
-        for line, row in enumerate(reader, start=2):
-            try:
-                query = ast.literal_eval(row["query"])
-            except (ValueError, SyntaxError):
-                raise ValueError(f"{path.name} line {line}: query must look like \"('Alice', 'Bob')\", "
-                                 f"got {row['query']!r}") from None
-            if not (isinstance(query, tuple) and len(query) == 2 and all(isinstance(q, str) for q in query)):
-                raise ValueError(f"{path.name} line {line}: query must be a pair of names, got {row['query']!r}")
-            text = row["story"].strip()
-            people = tuple(dict.fromkeys(_BRACKETED.findall(text)))
-            sentences = tuple(s.strip() for s in _SENTENCE_END.split(_BRACKETED.sub(r"\1", text)) if s.strip())
-            relations = tuple(w for w in (row.get("f_comb") or "").split("-") if w)
-            # "father-in-law" splits into "father", "in", "law" above: rejoin the "-in-law" parts
-            joined = []
-            for word in relations:
-                if word in ("in", "law") and joined:
-                    joined[-1] += "-" + word
-                else:
-                    joined.append(word)
-            genders = {}
-            for item in (row.get("genders") or "").split(","):
-                if ":" in item:
-                    name, gender = item.split(":", 1)
-                    genders[name.strip()] = gender.strip()
-            people = tuple(dict.fromkeys(people + tuple(query)))
-            stories.append(Story(sentences, tuple(query), row["target"].strip(),
-                                 len(joined) if joined else len(sentences), people, tuple(joined), (), None, genders))
+            raise ValueError(f"{path} line 1: lacks the CLUTRR column(s) {sorted(missing)}; found {fieldnames}")
+        while True:
+            line = reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                break
+            stories.append(_story_from_row(row, f"{path} line {reader.line_num}"))
+    except csv.Error as error:  # e.g. a field over csv.field_size_limit()
+        raise ValueError(f"{path} line {line}: malformed CSV ({error})") from None
     return stories
+
+
+def _story_from_row(row: dict, where: str) -> Story:
+    """One CSV row -> a Story; every error starts with ``where`` ("<file> line <n>")."""
+    if any(row.get(column) is None for column in ("story", "query", "target")):
+        raise ValueError(f"{where}: the row has fewer fields than the header (story, query and target are needed)")
+    try:
+        query = ast.literal_eval(row["query"])
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise ValueError(f"{where}: query must look like \"('Alice', 'Bob')\", got {row['query']!r}") from None
+    if not (isinstance(query, tuple) and len(query) == 2 and all(isinstance(q, str) and q.strip() for q in query)):
+        raise ValueError(f"{where}: query must be a pair of names, got {row['query']!r}")
+    text = row["story"].strip()
+    people = tuple(dict.fromkeys(_BRACKETED.findall(text)))
+    plain = _BRACKETED.sub(r"\1", text)
+    sentences = tuple(s.strip() for s in _SENTENCE_END.split(plain) if s.strip())
+    if not sentences:
+        raise ValueError(f"{where}: the story is empty")
+    absent = [name for name in query if name not in people and re.search(
+        rf"(?<!\w){re.escape(name)}(?!\w)", plain) is None]
+    if absent:
+        raise ValueError(f"{where}: the query names {absent} do not occur in the story {text[:80]!r}")
+    if not row["target"].strip():
+        raise ValueError(f"{where}: the target relation is empty")
+    relations = tuple(w for w in (row.get("f_comb") or "").split("-") if w)
+    # "father-in-law" splits into "father", "in", "law" above: rejoin the "-in-law" parts
+    joined = []
+    for word in relations:
+        if word in ("in", "law") and joined:
+            joined[-1] += "-" + word
+        else:
+            joined.append(word)
+    genders = {}
+    for item in (row.get("genders") or "").split(","):
+        if ":" in item:
+            name, gender = item.split(":", 1)
+            genders[name.strip()] = gender.strip()
+    people = tuple(dict.fromkeys(people + tuple(query)))
+    return Story(sentences, tuple(query), row["target"].strip(), len(joined) if joined else len(sentences), people,
+                 tuple(joined), (), None, genders)
 
 
 # ------------------------------------------------------------------------------------------------- tokens and vocab
@@ -745,6 +776,7 @@ def cache_path(n: int, k=(2, 3, 4), seed: int = 0, shuffle: bool = True,
 def _load_cache(path: Path, key: dict, stats: dict | None = None) -> list[Story] | None:
     """The cached stories, or None (with a warning if the file is unusable); with ``stats`` (a dict), the file must
     also hold stats (checksummed with the stories), which are copied into it."""
+    check_not_directory(path, "CLUTRR")
     if not path.exists():
         return None
     try:

@@ -565,9 +565,8 @@ class SortOfClevrDataset(Dataset):
 
     def __init__(self, n: int, seed: int = 0, questions_per_image: int = 20, cache: bool = True,
                  cache_dir: str | os.PathLike | None = None):
-        _check_count(n, "n", allow_zero=False)
-        _check_count(seed, "seed")
-        _check_count(questions_per_image, "questions_per_image", allow_zero=False)
+        n, seed = _check_count(n, "n", allow_zero=False), _check_count(seed, "seed")  # NumPy ints become ints
+        questions_per_image = _check_count(questions_per_image, "questions_per_image", allow_zero=False)
         if not isinstance(cache, bool):
             raise TypeError(f"cache must be a bool, got {type(cache).__name__}")
         key = _cache_key(n, seed, questions_per_image)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from .._checks import check_positive
+from .._checks import check_ints, check_positive
 from ..circles.models import mix_elements, upsampling_stack
 from ..train import checkpoint_path, fit, seed_everything
 from .data import IMAGE_SIZE, SortOfClevrDataset, labels_to_images
@@ -49,10 +49,11 @@ class ImageDecoder(nn.Module):
 
     def __init__(self, d: int = ELEMENT_DIM, channels: tuple = (32, 32, 16, 16)):
         super().__init__()
-        check_positive(d, "d", integer=True)
-        if len(channels) != 4 or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in channels):
+        d = check_positive(d, "d", integer=True)
+        if not isinstance(channels, (list, tuple)) or len(channels) != 4:
             raise ValueError(f"channels must be 4 positive ints (one per transposed convolution), got {channels!r}")
-        self.d, self.channels = d, tuple(channels)
+        channels = check_ints(channels, "channels", 1)
+        self.d, self.channels = d, channels
         self.project = nn.Sequential(nn.Linear(d, channels[0] * GRID * GRID), nn.ReLU())
         self.deconv = upsampling_stack(self.channels)
         with torch.no_grad():  # start every element near the white background (sigmoid(2) = 0.88)
