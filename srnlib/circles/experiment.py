@@ -12,6 +12,7 @@ from scipy.stats import spearmanr
 from sklearn.manifold import TSNE
 
 from .. import metrics
+from .._checks import is_int
 from ..train import checkpoint_path, fit, seed_everything
 from . import data
 from .models import BaselineAutoencoder, Decomposition, build_model
@@ -179,7 +180,7 @@ def success_by_inner_steps(model, test_set: data.CirclesDataset, steps=(0, 5, 20
     """
     if not hasattr(model, "refiner"):
         raise TypeError(f"model must be an SRNAutoencoder (with a refiner), got {type(model).__name__}")
-    if not steps or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in steps):
+    if not steps or any(not is_int(k) or k < 0 for k in steps):
         raise ValueError(f"steps must be a non-empty sequence of ints >= 0, got {steps!r}")
     trained_steps, table = model.refiner.steps, {}
     try:

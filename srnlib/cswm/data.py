@@ -61,6 +61,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from .._checks import check_count as _check_count
+from .._checks import is_int
 from ..cache import key_hash, load_arrays, save_arrays
 from ..paths import data_dir
 
@@ -364,7 +365,7 @@ def multi_step_eval(transitions: Transitions, horizons=EVAL_HORIZONS) -> dict:
     if not isinstance(transitions, Transitions):
         raise TypeError(f"transitions must be a Transitions (from collect), got {type(transitions).__name__}")
     if isinstance(horizons, (int, np.integer)) or not all(
-            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in horizons):
+            is_int(k) for k in horizons):
         raise TypeError(f"horizons must be a sequence of ints, got {horizons!r}")
     for k in horizons:
         if not 1 <= k <= transitions.steps:
@@ -410,7 +411,7 @@ class TransitionDataset(Dataset):
         return stacked.float() / 255.0
 
     def __getitem__(self, index):
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        if not is_int(index):
             raise TypeError(f"index must be an int, got {type(index).__name__}")
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} transitions")

@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .._checks import is_int
+
 
 def _as_embeddings(value, name: str) -> torch.Tensor:
     if isinstance(value, np.ndarray):
@@ -92,7 +94,7 @@ def ranking_scores(predicted, targets, target_ids=None, hits_at=(1,)) -> dict:
     if isinstance(hits_at, (int, np.integer)) or not isinstance(hits_at, (tuple, list)):
         raise TypeError(f"hits_at must be a tuple or list of ints, got {hits_at!r}")
     for k in hits_at:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        if not is_int(k):
             raise TypeError(f"hits_at must hold ints, got {k!r}")
         if k < 1:
             raise ValueError(f"hits_at must hold positive ints, got {k!r}")
