@@ -29,7 +29,7 @@ from circles_training_curve import scorer  # noqa: E402
 
 from srnlib import paths, profiles, results  # noqa: E402
 from srnlib.circles import experiment  # noqa: E402
-from srnlib.report import CIRCLE_COUNTS, inner_loop_claim_holds, table1_claim_holds  # noqa: E402
+from srnlib.paper import CIRCLE_COUNTS, inner_loop_claim_holds, table1_claim_holds  # noqa: E402
 
 BASE = "quick"
 # name -> (kind, epochs, overrides of the quick settings). The quick SRN's inner loop hardly moves the set at

@@ -20,7 +20,7 @@ import json
 import re
 
 from srnlib import paths, profiles, results
-from srnlib.report import CIRCLE_COUNTS as COUNTS
+from srnlib.paper import CIRCLE_COUNTS as COUNTS
 from srnlib.circles import experiment
 
 

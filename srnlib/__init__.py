@@ -7,12 +7,13 @@ Public API::
     srnlib.SetEncoder(in_dim, out_dim, hidden=512)                              # H_agg: MLP + FSPool
     srnlib.GraphRefiner(graph_encoder, steps, lr) / srnlib.GraphEncoder(...)    # the GRN, same loop
     srnlib.profiles.get(experiment, profile)                                    # smoke / quick / paper
+    srnlib.paper.PAPER / srnlib.paper.table1_claim_holds(...)                   # the paper's numbers and claims
     srnlib.train.fit(...)                                                       # the one training loop
     srnlib.shipped.ship(...) / load_shipped(...)  # committed finished checkpoints (import srnlib.shipped)
 """
-from . import metrics, paths, plots, profiles, report, results, train
+from . import metrics, paper, paths, plots, profiles, report, results, train
 from .pooling import FSPool, GraphEncoder, SetEncoder
 from .refine import GraphRefiner, Refinement, SetRefiner
 
-__all__ = ["FSPool", "GraphEncoder", "GraphRefiner", "SetEncoder", "SetRefiner", "Refinement", "metrics", "paths", "plots", "profiles", "report", "results", "train"]
+__all__ = ["FSPool", "GraphEncoder", "GraphRefiner", "SetEncoder", "SetRefiner", "Refinement", "metrics", "paper", "paths", "plots", "profiles", "report", "results", "train"]
 __version__ = "0.1.0"

@@ -1,8 +1,9 @@
-"""The paper's numbers, and tables that put this repo's measured numbers beside them.
+"""Markdown tables that put this repo's measured numbers beside the paper's.
 
 Each ``*_table`` function takes one notebook's results JSON (``results/<notebook>.<profile>.json``) and returns
 markdown lines: one table per paper table, with a ✓/✗ saying whether the paper's direction holds in this run.
-The paper's numbers are typed here once, from the paper's tables; everything else is read from the JSON.
+``effect_table`` is the README's notebooks x profiles overview. This module only formats: the paper's numbers and
+the claim predicates live in ``srnlib.paper``; it imports no experiment package.
 """
 from __future__ import annotations
 
@@ -10,32 +11,12 @@ import math
 
 import torch
 
+# The paper's numbers and claims live in srnlib.paper; PAPER, TABLE1_CLAIM_COUNTS, inner_loop_claim_holds,
+# table1_claim_holds and clutrr_claim_holds are also reachable here for notebooks that call srnlib.report.<name>.
+from .paper import (CIRCLE_COUNTS, PAPER, TABLE1_CLAIM_COUNTS, TABLE2_KEYS, clutrr_claim_holds,  # noqa: F401
+                    difference_exceeds_spread, doubles_baseline, inner_loop_claim_holds, responsibility_claims,
+                    sortofclevr_claims, srn_at_least_cswm, table1_claim_holds, tsne_claim_holds)
 from .results import mean_and_std
-from .sortofclevr.experiment import claims as sortofclevr_claims  # notebook 03's own check
-
-PAPER = {
-    # Table 1: % of images decomposed, by number of circles.
-    "table1": {"baseline": {"1": 45.1, "2": 16.5, "3": 7.8, "4": 3.2, "5": 1.9},
-               "srn": {"1": 95.8, "2": 88.7, "3": 79.9, "4": 72.7, "5": 65.2}},
-    # Table 2: Sort-of-CLEVR accuracy / robustness, mean over 5 runs (non-relational is not in the paper's table).
-    "table2": {"rn": {"relational": 95.1, "furthest": 91.4, "closest": 93.9, "count": 100.0,
-                      "robust_synthetic": 1.5, "robust_dataset": 61.3},
-               "rn_srn": {"relational": 96.9, "furthest": 95.9, "closest": 94.8, "count": 100.0,
-                          "robust_synthetic": 96.7, "robust_dataset": 93.2}},
-    "ablation_srn_0_steps": {"furthest": 63.0, "closest": 87.0, "count": 100.0},
-    # Table 3: C-SWM Hits@1 / MRR (%), mean over 10 runs.
-    "table3": {
-        "pong": {"cswm_k5": {"1": (63.3, 75.6), "5": (29.8, 46.1), "10": (16.9, 31.5)},
-                 "srn_k5": {"1": (62.9, 75.4), "5": (30.3, 46.5), "10": (19.8, 35.3)},
-                 "cswm_k3": {"1": (57.3, 71.6), "5": (28.0, 44.3), "10": (14.8, 29.4)},
-                 "srn_k3": {"1": (62.7, 75.3), "5": (31.7, 48.2), "10": (17.1, 32.1)}},
-        "space_invaders": {"cswm_k5": {"1": (53.8, 70.7), "5": (50.2, 68.1), "10": (28.7, 46.6)},
-                           "srn_k5": {"1": (63.6, 78.2), "5": (59.9, 75.3), "10": (39.5, 59.3)},
-                           "cswm_k3": {"1": (69.0, 81.6), "5": (60.9, 75.9), "10": (38.1, 57.5)},
-                           "srn_k3": {"1": (68.4, 81.3), "5": (65.0, 78.8), "10": (47.8, 66.7)}}},
-    # Section 3.3: CLUTRR best average accuracy over epochs, k = 2, 3, 4.
-    "clutrr": {"rn": 49.7, "rn_srn": 55.0, "rn_grn": 56.1},
-}
 
 
 def _fmt(value) -> str:
@@ -48,17 +29,6 @@ def _mark(holds: bool) -> str:
     return "✓" if holds else "✗"
 
 
-def responsibility_claims(h_max_error: float, srn_max_error: float, midpoint_error: float,
-                          spike_rate: dict | None = None) -> dict[str, bool]:
-    """Notebook 00's claims (Theorem 1's picture) from its probe's worst errors and the held-out spike rates."""
-    claims = {"the continuous model spikes above half the midpoint cost on the probe": h_max_error > 0.5 * midpoint_error,
-              "the iterative model stays under a tenth of it": srn_max_error < 0.1 * midpoint_error}
-    if spike_rate:
-        claims["the iterative model spikes on at most half as many held-out pairs"] = bool(
-            spike_rate["iterative"] < 0.5 * spike_rate["continuous"])
-    return {claim: bool(holds) for claim, holds in claims.items()}
-
-
 def responsibility_table(result: dict) -> list[str]:
     midpoint = result["midpoint_error"]
     spikes = result.get("spike_rate", {})
@@ -68,24 +38,6 @@ def responsibility_table(result: dict) -> list[str]:
             f"| iterative (SRN) | {result['srn_max_error']:.3f} | {_fmt(100 * spikes.get('iterative', math.nan))} % |",
             "", f"Theorem 1's picture (continuous spikes above half the midpoint cost {midpoint:.2f}, iterative stays "
                 f"under a tenth and spikes on at most half as many held-out pairs): {_mark(holds)}"]
-
-
-CIRCLE_COUNTS = ("1", "2", "3", "4", "5")  # Table 1's rows
-TABLE1_CLAIM_COUNTS = ("2", "3", "4", "5")  # where notebook 01 checks Table 1's direction
-
-
-def inner_loop_claim_holds(trained: dict, without_loop: dict, margin: float = 10.0) -> bool:
-    """Notebook 01's second claim: the SRN's Table 1 row with its trained inner steps (``trained``, {"1": pct, ...})
-    is at least ``margin`` points above the same model with 0 inner steps (``without_loop``) at every count of
-    ``TABLE1_CLAIM_COUNTS``, i.e. the loop does the decomposing. A missing or NaN count fails."""
-    return all(trained.get(k, math.nan) - without_loop.get(k, math.nan) >= margin for k in TABLE1_CLAIM_COUNTS)
-
-
-def table1_claim_holds(table1: dict) -> bool:
-    """Table 1's direction as notebook 01 checks it: the SRN decomposes at least twice as often as the baseline at
-    every count of ``TABLE1_CLAIM_COUNTS`` circles. ``table1`` is ``{"baseline": {"1": pct, ...}, "srn": {...}}``;
-    a missing or NaN count fails."""
-    return all(table1["srn"].get(k, 0) >= 2 * table1["baseline"].get(k, math.inf) for k in TABLE1_CLAIM_COUNTS)
 
 
 def table1(result: dict) -> list[str]:
@@ -119,14 +71,13 @@ def table1(result: dict) -> list[str]:
 def tsne_table(result: dict) -> list[str]:
     smooth = result["tsne_smoothness"]
     return ["| model | t-SNE smoothness |", "|---|---|"] + [f"| {m} | {v:.3f} |" for m, v in smooth.items()] + [
-        "", f"SRN's latent grid is smoother than the baseline's (Figure 3): {_mark(smooth['srn'] > smooth['baseline'])}"]
+        "", f"SRN's latent grid is smoother than the baseline's (Figure 3): {_mark(tsne_claim_holds(smooth))}"]
 
 
 def table2(result: dict) -> list[str]:
     here, paper = result["table2"], PAPER["table2"]
-    keys = ["non_relational", "relational", "furthest", "closest", "count", "robust_synthetic", "robust_dataset"]
     lines = ["| task | RN (here) | RN+SRN (here) | RN (paper) | RN+SRN (paper) |", "|---|---|---|---|---|"]
-    for key in keys:
+    for key in TABLE2_KEYS:
         lines.append(f"| {key} | {_fmt(here['rn'].get(key))} | {_fmt(here['rn_srn'].get(key))} | "
                      f"{_fmt(paper['rn'].get(key))} | {_fmt(paper['rn_srn'].get(key))} |")
     return lines + [""] + [f"- {claim}: {_mark(holds)}" for claim, holds in
@@ -143,31 +94,12 @@ def table3(result: dict) -> list[str]:
                 h1, mrr = paper.get(game, {}).get(model, {}).get(steps, (None, None))
                 lines.append(f"| {game} | {model} | {steps} | {_fmt(scores['h1'])} | {_fmt(scores['mrr'])} | "
                              f"{_fmt(h1)} | {_fmt(mrr)} |")
-    space = here.get("space_invaders", {})
-    holds = any(k in space and f"srn_{k[5:]}" in space and
-                all(space[f"srn_{k[5:]}"]["10"][m] >= space[k]["10"][m] for m in ("h1", "mrr"))
-                for k in ("cswm_k3", "cswm_k5"))
+    holds = "space_invaders" in here and any(srn_at_least_cswm(here).values())
     return lines + ["", f"Space Invaders, 10 steps: C-SWM+SRN ≥ C-SWM (H@1 and MRR) for some K: {_mark(holds)}"]
 
 
 CLUTRR_MODELS = ("rn", "rn_srn", "rn_grn")
 CLUTRR_NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}
-
-
-def clutrr_claim_holds(accuracy: dict) -> bool:
-    """Notebook 05's claim: RN + SRN's accuracy is at least the RN's (``accuracy`` {model: %}, e.g. the means over
-    seeds); a missing or NaN accuracy fails."""
-    srn, rn = accuracy.get("rn_srn", math.nan), accuracy.get("rn", math.nan)
-    return not (math.isnan(srn) or math.isnan(rn)) and srn >= rn
-
-
-def difference_exceeds_spread(model: list[float], baseline: list[float]) -> bool:
-    """Whether two models' mean scores over seeds differ by more than the spread: |mean difference| larger than
-    the larger of the two sample standard deviations. Needs two or more seeds of each."""
-    if len(model) < 2 or len(baseline) < 2:
-        raise ValueError(f"the spread needs at least two seeds per model, got {len(model)} and {len(baseline)}")
-    (model_mean, model_std), (base_mean, base_std) = mean_and_std(list(model)), mean_and_std(list(baseline))
-    return abs(model_mean - base_mean) > max(model_std, base_std)
 
 
 def clutrr_table(result: dict) -> list[str]:
@@ -236,7 +168,7 @@ def table1_across_seeds(results: list[dict]) -> list[str]:
              "| circles | baseline (here) | SRN (here) | SRN ≥ 2x baseline in | baseline (paper) | SRN (paper) |",
              "|---|---|---|---|---|---|"]
     for k in CIRCLE_COUNTS:
-        wins = sum(table["srn"][k] >= 2 * table["baseline"][k] for table in tables)
+        wins = sum(doubles_baseline(table, k) for table in tables)
         lines.append(f"| {k} | {mean['baseline'][k]:.1f} ± {std['baseline'][k]:.1f} | {mean['srn'][k]:.1f} ± "
                      f"{std['srn'][k]:.1f} | {wins} of {len(tables)} seeds | {PAPER['table1']['baseline'][k]} | "
                      f"{PAPER['table1']['srn'][k]} |")
@@ -250,7 +182,7 @@ def tsne_across_seeds(results: list[dict]) -> list[str]:
     many seeds the SRN's latent grid was the smoother."""
     scores = [{kind: result["tsne_smoothness"][kind] for kind in ("baseline", "srn")} for result in results]
     mean, std = mean_and_std(scores)
-    smoother = sum(score["srn"] > score["baseline"] for score in scores)
+    smoother = sum(tsne_claim_holds(score) for score in scores)
     return [_pooled_over(results), "",
             "| model | t-SNE smoothness |", "|---|---|",
             *[f"| {kind} | {mean[kind]:.3f} ± {std[kind]:.3f} |" for kind in ("baseline", "srn")], "",

@@ -9,10 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..report import PAPER
+from ..paper import PAPER
 from .models import BaselineAutoencoder
 
-PAPER_TABLE1 = PAPER["table1"]  # the paper's Table 1, typed once in srnlib/report.py
+PAPER_TABLE1 = PAPER["table1"]  # the paper's Table 1, typed once in srnlib/paper.py
 MODEL_NAMES = {"baseline": "Baseline", "srn": "SRN"}
 
 

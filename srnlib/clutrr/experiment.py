@@ -24,13 +24,13 @@ from .. import train
 from ..paths import results_dir
 from ..profiles import settings_hash
 from ..refine import complete_graph
-from ..report import PAPER
+from ..paper import PAPER
 from .data import SPLIT_VERSION, RELATIONS, ClutrrDataset, Vocabulary, cached_split, tokenize
 from .models import KinshipReasoner
 
 KINDS = ("rn", "rn_srn", "rn_grn")
 NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}
-PAPER_ACCURACY = PAPER["clutrr"]  # Section 3.3, mean of 5 runs, k = 2, 3, 4 (typed once in srnlib/report.py)
+PAPER_ACCURACY = PAPER["clutrr"]  # Section 3.3, mean of 5 runs, k = 2, 3, 4 (typed once in srnlib/paper.py)
 TEST_SEED_OFFSET = 1_000_003  # test stories come from another generator seed than the training stories
 NOTEBOOK = "05_clutrr"
 

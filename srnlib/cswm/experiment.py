@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..paper import srn_at_least_cswm  # noqa: F401 (Table 3's claim per K; notebook 04)
 from ..results import mean_and_std
 from ..train import checkpoint_path, cosine_lr, default_device, fit, seed_everything
 from .data import TransitionDataset, collect, multi_step_eval
@@ -104,10 +105,3 @@ def summarise(runs: dict) -> tuple[dict, dict]:
                 raise ValueError(f"no scores for {game} {model}")
             means.setdefault(game, {})[model], stds.setdefault(game, {})[model] = mean_and_std(per_seed)
     return means, stds
-
-
-def srn_at_least_cswm(table: dict, game: str = "space_invaders", steps: str = "10") -> dict[str, bool]:
-    """{"k3": bool, ...}: does C-SWM+SRN reach C-SWM's H@1 *and* MRR after ``steps`` steps on ``game``, per K?"""
-    models = table[game]
-    return {model[5:]: all(models[f"srn_{model[5:]}"][steps][m] >= models[model][steps][m] for m in ("h1", "mrr"))
-            for model in models if model.startswith("cswm_") and f"srn_{model[5:]}" in models}

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..paper import sortofclevr_claims as claims  # noqa: F401 (Table 2's claims, one bool per part; notebook 03)
 from ..results import mean_and_std  # noqa: F401 (re-exported for notebook 03)
 from ..train import checkpoint_path, cosine_lr, default_device, fit, seed_everything
 from .data import (CATEGORY_NAMES, FURTHEST_Q, SortOfClevrDataset, encode_questions, labels_to_images, render,
@@ -181,12 +182,3 @@ def ablation_zero_steps(model: nn.Module, test_set: SortOfClevrDataset) -> dict[
         raise ValueError("the 0-step ablation needs an RN+SRN model (one with a refiner)")
     scores = accuracy_by_category(model, test_set, inner_steps=0)
     return {key: scores[key] for key in ("furthest", "closest", "count")}
-
-
-def claims(table2: dict, ablation: dict) -> dict[str, bool]:
-    """The lesson's claim at quick / paper (issue #4's "done when"), one bool per part; notebook 03 and the runner's
-    summary both check these. table2: {"rn": {...}, "rn_srn": {...}} in percent; ablation: the 0-step scores."""
-    rn, srn = table2["rn"], table2["rn_srn"]
-    return {"RN + SRN furthest >= RN furthest": srn["furthest"] >= rn["furthest"],
-            "RN + SRN Synthetic robustness >= RN's + 30 points": srn["robust_synthetic"] >= rn["robust_synthetic"] + 30,
-            "0 inner steps lower RN + SRN's furthest accuracy": ablation["furthest"] < srn["furthest"]}

@@ -8,11 +8,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..paper import TABLE2_KEYS  # Table 2's rows, typed once in srnlib/paper.py
 from .data import ANSWER_NAMES, describe_question
 
 NAMES = {"rn": "RN", "rn_srn": "RN + SRN"}
 COLOURS = {"rn": "tab:red", "rn_srn": "tab:blue"}
-TABLE2_KEYS = ("non_relational", "relational", "furthest", "closest", "count", "robust_synthetic", "robust_dataset")
 
 
 def _check_image(image) -> None:
