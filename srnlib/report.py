@@ -227,3 +227,46 @@ def across_seeds_tables(notebook: str, results: list[dict]) -> list[str]:
         return ["", f"### {title}", ""] + render(results)
     except (KeyError, TypeError, ValueError) as error:
         return ["", f"### {title}", "", f"(results JSON lacks the keys for this table: {error})"]
+
+
+EFFECT_PROFILES = ("smoke", "quick", "long", "paper")  # the README's columns, cheapest first
+PAPER_PARTS = {"00_responsibility_problem": "Theorem 1", "01_circles_decomposition": "Table 1",
+               "02_interpolation_and_tsne": "Figure 3", "03_sort_of_clevr": "Table 2",
+               "04_cswm_world_models": "Table 3", "05_clutrr": "Section 3.3"}
+
+
+def effect_cell(results: list[dict]) -> str:
+    """Whether one notebook at one profile shows the paper's effect, from its seeds' results (each with the
+    ``claims`` {claim: bool} the notebook recorded): "✓" every claim held, "✗" one did not (with several seeds,
+    "✓ (3 of 3 seeds)" / "✗ (1 of 3 seeds)", counting the seeds where every claim held); "not checked" when the
+    notebook recorded no claim at this profile (e.g. smoke), "not recorded" when its results have no ``claims``
+    (older runs), "not run" without results."""
+    if not results:
+        return "not run"
+    recorded = [result["claims"] for result in results if "claims" in result]
+    for claims in recorded:
+        if not isinstance(claims, dict) or not all(isinstance(holds, bool) for holds in claims.values()):
+            raise ValueError(f"'claims' must map each claim to true or false, got {claims!r}")
+    checked = [claims for claims in recorded if claims]
+    if not recorded:
+        return "not recorded"
+    if not checked:
+        return "not checked"
+    held = sum(all(claims.values()) for claims in checked)
+    mark = _mark(held == len(checked))
+    return mark if len(checked) == 1 else f"{mark} ({held} of {len(checked)} seeds)"
+
+
+def effect_table(notebooks: list[str], results: list[dict], profiles: tuple = EFFECT_PROFILES) -> list[str]:
+    """The README's overview: one row per notebook, one column per profile, each cell ``effect_cell`` of that
+    notebook's results at that profile (``results``: every results JSON, each naming its ``notebook`` and
+    ``profile``; results of other notebooks or profiles are ignored)."""
+    by_cell: dict[tuple[str, str], list[dict]] = {}
+    for result in results:
+        by_cell.setdefault((result.get("notebook"), result.get("profile")), []).append(result)
+    lines = ["| notebook | paper | " + " | ".join(f"`{profile}`" for profile in profiles) + " |",
+             "|---" * (len(profiles) + 2) + "|"]
+    for notebook in notebooks:
+        cells = [effect_cell(by_cell.get((notebook, profile), [])) for profile in profiles]
+        lines.append(f"| `{notebook}` | {PAPER_PARTS.get(notebook, '–')} | " + " | ".join(cells) + " |")
+    return lines

@@ -6,6 +6,7 @@
     python -m srnlib.run --profile quick --jobs 2        # notebooks in parallel processes
     python -m srnlib.run --profile quick --report-only   # rebuild the summary from results/ without running
     python -m srnlib.run --profile quick --strict        # also fail when a paper's claim does not hold
+    python -m srnlib.run --profile quick --report-only --update-readme   # maintainers: refresh README.md
 
 A notebook that errors makes the exit status non-zero; a claim that does not hold (each notebook records its claims
 as true/false in its results' ``claims``) is shown as ✗ in the summary and printed, and is an error only with
@@ -13,8 +14,10 @@ as true/false in its results' ``claims``) is shown as ✗ in the summary and pri
 
 Executed copies go to ``runs/<profile>/`` (git-ignored). A failing notebook is named with the failing cell's
 error; the other notebooks still run and the exit status is non-zero. Afterwards ``results/SUMMARY.<profile>.md``
-(and ``.json``) puts every ``results/<notebook>.<profile>.json`` beside the paper's numbers; at ``quick`` the
-README's results section is refreshed from it.
+(and ``.json``) puts every ``results/<notebook>.<profile>.json`` beside the paper's numbers. A run writes under
+``results/`` (and ``runs/``, ``figures/``, ``checkpoints/``) only: ``--update-readme``, a maintainer's step, also
+rewrites the README's notebooks x profiles table from every results JSON and, at ``quick``, its results section
+from the summary.
 """
 from __future__ import annotations
 
@@ -200,22 +203,50 @@ def failed_claims(profile: str, runs: list[NotebookRun]) -> list[tuple[str, int,
 
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+EFFECTS_START, EFFECTS_END = "<!-- effects:start -->", "<!-- effects:end -->"
 
 
-def update_readme(summary: Path) -> bool:
-    """Copy the summary between the README's results markers (done for the ``quick`` profile only)."""
+def all_results(folder: Path) -> list[dict]:
+    """Every notebook's results JSON in ``folder``, at every profile and seed (each names its notebook and
+    profile; older files without them are named by their file name)."""
+    payloads = []
+    for path in sorted(folder.glob("[0-9][0-9]_*.json")):
+        payload = json.loads(path.read_text())
+        payload.setdefault("notebook", path.name.split(".")[0])
+        payload.setdefault("profile", path.name.split(".")[1])
+        payloads.append(payload)
+    return payloads
+
+
+def _between(text: str, start: str, end: str, body: str) -> str | None:
+    """``text`` with what lies between the markers ``start`` and ``end`` replaced by ``body`` (None without them)."""
+    if start not in text or end not in text.split(start, 1)[1]:
+        return None
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{body}{end}{rest.split(end, 1)[1]}"
+
+
+def update_readme(profile: str, summary: Path, notebooks: list[str]) -> list[str]:
+    """The maintainer's ``--update-readme``: the README's notebooks x profiles table (between the effects
+    markers) from every results JSON, and at ``quick`` its results section (between the results markers) from
+    ``summary``. Returns what was rewritten ("effects", "results"); a README without the markers is left alone."""
     readme = paths.repo_root() / "README.md"
     if not readme.exists():
-        return False
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        return False
-    # nest the summary's headings under the README's "## Results"
-    body = "\n".join("##" + line if line.startswith("#") else line for line in summary.read_text().splitlines()) + "\n"
-    head, rest = text.split(README_START, 1)
-    tail = rest.split(README_END, 1)[1]
-    readme.write_text(f"{head}{README_START}\n{body}{README_END}{tail}")
-    return True
+        return []
+    text, done = readme.read_text(), []
+    table = report.effect_table(notebooks, all_results(paths.results_dir()))
+    updated = _between(text, EFFECTS_START, EFFECTS_END, "\n".join(table) + "\n")
+    if updated is not None:
+        text, done = updated, done + ["effects"]
+    if profile == "quick":  # nest the summary's headings under the README's "## Results"
+        body = "\n".join("##" + line if line.startswith("#") else line
+                         for line in summary.read_text().splitlines()) + "\n"
+        updated = _between(text, README_START, README_END, body)
+        if updated is not None:
+            text, done = updated, done + ["results"]
+    if done:
+        readme.write_text(text)
+    return done
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true", help="only rebuild the summary from results/")
     parser.add_argument("--strict", action="store_true",
                         help="also exit non-zero when a notebook ran but one of its claims does not hold")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="maintainers: also rewrite README.md's notebooks x profiles table from every results "
+                             "JSON and, at quick, its results section (a plain run never touches the README)")
     args = parser.parse_args(argv)
     try:
         profile = profiles.resolve(args.profile)
@@ -239,9 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["SRN_PROFILE"] = profile
     if args.report_only:
         summary = write_summary(profile, [])
-        if profile == "quick":
-            update_readme(summary)
         print(f"summary: {summary}")
+        if args.update_readme:
+            _update_readme(profile, summary, args.notebooks)
         return 0
     output_dir = paths.repo_root() / "runs" / profile
     tasks = [(notebook, seed) for notebook in notebooks for seed in range(args.seeds)]
@@ -260,10 +294,10 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(future.result())
                     _report(runs[-1], bar)
     summary = write_summary(profile, runs)
-    if profile == "quick":
-        update_readme(summary)
     failed = [run for run in runs if not run.ok]
     print(f"\nsummary: {summary}")
+    if args.update_readme:
+        _update_readme(profile, summary, args.notebooks)
     for run in failed:
         print(f"FAILED {run.notebook} (seed {run.seed}): {run.error}", file=sys.stderr)
     unmet = failed_claims(profile, runs)
@@ -272,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     if unmet and not args.strict:
         print(f"{len(unmet)} claim(s) do not hold at {profile} (the notebooks ran; --strict makes this an error)")
     return 1 if failed or (args.strict and unmet) else 0
+
+
+def _update_readme(profile: str, summary: Path, folder: Path | None) -> None:
+    notebooks = [path.stem for path in find_notebooks(folder or paths.notebooks_dir())]  # all rows, even with --only
+    print("README.md rewritten:", ", ".join(update_readme(profile, summary, notebooks)) or "nothing (no markers)")
 
 
 def _report(run: NotebookRun, bar) -> None:

@@ -1,4 +1,5 @@
 """The summary tables: this run's numbers beside the paper's, with a ✓/✗ per claim, computed from the JSON."""
+import pytest
 
 from srnlib import report
 
@@ -122,3 +123,29 @@ def test_clutrr_table_shows_k_and_the_split():
     assert "| RN | 60.0 | 50.0 | 40.0 | 50.0 | 49.7 |" in lines
     assert any("as the model sees it: 0 (replaced while drawing: 10 of 20 at k = 2)" in line for line in lines)
     assert lines[-1] == "RN+SRN ≥ RN: ✗"
+
+
+def test_the_effect_table_says_per_notebook_and_profile_whether_the_claims_held():
+    def result(notebook, profile, seed=0, **extra):
+        return {"notebook": notebook, "profile": profile, "seeds": [seed], **extra}
+    results = [result("00_responsibility_problem", "smoke", claims={}),
+               result("00_responsibility_problem", "quick", claims={"a": True, "b": True}),
+               result("01_circles_decomposition", "quick", claims={"a": True, "b": False}),
+               result("01_circles_decomposition", "quick", 1, claims={"a": True, "b": True}),
+               result("01_circles_decomposition", "quick", 2),  # older results: no claims recorded, not counted
+               result("02_interpolation_and_tsne", "quick"),
+               result("03_sort_of_clevr", "paper", claims={"a": False}),
+               result("99_elsewhere", "quick", claims={"a": False})]  # not a row asked for
+    notebooks = ["00_responsibility_problem", "01_circles_decomposition", "02_interpolation_and_tsne",
+                 "03_sort_of_clevr"]
+    lines = report.effect_table(notebooks, results)
+    assert lines[:2] == ["| notebook | paper | `smoke` | `quick` | `long` | `paper` |", "|---|---|---|---|---|---|"]
+    assert lines[2:] == [
+        "| `00_responsibility_problem` | Theorem 1 | not checked | ✓ | not run | not run |",
+        "| `01_circles_decomposition` | Table 1 | not run | ✗ (1 of 2 seeds) | not run | not run |",
+        "| `02_interpolation_and_tsne` | Figure 3 | not run | not recorded | not run | not run |",
+        "| `03_sort_of_clevr` | Table 2 | not run | not run | not run | ✗ |"]
+    assert report.effect_cell([result("x", "quick", s, claims={"a": True}) for s in range(3)]) == "✓ (3 of 3 seeds)"
+    with pytest.raises(ValueError, match="claims"):
+        report.effect_cell([result("x", "quick", claims={"a": "yes"})])
+

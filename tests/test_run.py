@@ -49,12 +49,35 @@ def test_unknown_profile_is_rejected_before_running_anything(notebooks):
         run.main(["--profile", "huge", "--notebooks", str(notebooks)])
 
 
-def test_the_quick_summary_is_copied_into_the_readme(isolated_home):
-    (isolated_home / "README.md").write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nend\n")
-    summary = run.write_summary("quick", [run.NotebookRun("00_demo", 0, 1.5, True)])
-    assert run.update_readme(summary)
+README = ("intro\n<!-- effects:start -->\nold table\n<!-- effects:end -->\nmiddle\n"
+          "<!-- results:start -->\nold results\n<!-- results:end -->\nend\n")
+
+
+def test_a_run_writes_results_only_and_never_the_readme(notebooks, isolated_home):
+    (isolated_home / "README.md").write_text(README)
+    assert run.main(["--profile", "quick", "--notebooks", str(notebooks), "--only", "00"]) == 0
+    assert run.main(["--profile", "quick", "--notebooks", str(notebooks), "--report-only"]) == 0
+    assert (isolated_home / "README.md").read_text() == README
+    assert (isolated_home / "results" / "00_fine.quick.json").exists()
+
+
+def test_update_readme_rewrites_the_effect_table_and_the_quick_results(notebooks, isolated_home):
+    (isolated_home / "README.md").write_text(README)
+    folder = isolated_home / "results"
+    folder.mkdir()
+    for name, claims in [("00_fine.smoke.json", {}), ("00_fine.quick.json", {"SRN wins": True}),
+                         ("00_fine.quick.seed1.json", {"SRN wins": False})]:
+        (folder / name).write_text(json.dumps({"notebook": "00_fine", "profile": name.split(".")[1],
+                                               "seeds": [1 if "seed1" in name else 0], "claims": claims}))
+    assert run.main(["--profile", "smoke", "--notebooks", str(notebooks), "--report-only", "--update-readme"]) == 0
     text = (isolated_home / "README.md").read_text()
-    assert "old" not in text and "| 00_demo | 0 | ok | 2 s |" in text and text.endswith("end\n")
+    assert "old table" not in text and "old results" in text  # the results section holds the quick summary only
+    assert "| `00_fine` | – | not checked | ✗ (1 of 2 seeds) | not run | not run |" in text
+    assert "| `02_fine_too` | – | not run | not run | not run | not run |" in text  # every notebook, run or not
+    assert run.main(["--profile", "quick", "--notebooks", str(notebooks), "--report-only", "--update-readme"]) == 0
+    text = (isolated_home / "README.md").read_text()
+    assert "old results" not in text and "#### 00_fine (extra seed 1)" in text
+    assert text.startswith("intro\n") and "\nmiddle\n" in text and text.endswith("end\n")
 
 
 def test_parallel_jobs_give_the_same_verdicts(notebooks, isolated_home):
