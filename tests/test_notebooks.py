@@ -64,3 +64,11 @@ def test_figures_are_saved_through_srnlib_with_the_seed(path):
     for call in calls:
         arguments = [ast.unparse(a) for a in call.args] + [f"{k.arg}={ast.unparse(k.value)}" for k in call.keywords]
         assert arguments[2:] in (["cfg.profile", "seed"], ["profile=cfg.profile", "seed=seed"]), ast.unparse(call)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_code_cell_is_at_most_15_lines(path):
+    """Longer code belongs in srnlib, where it is tested; a lesson's cells stay short enough to read."""
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        lines = len(cell.source.splitlines()) if cell.cell_type == "code" else 0
+        assert lines <= 15, f"cell {index} has {lines} lines of code: move the rest into srnlib"
