@@ -152,10 +152,11 @@ def markdown(rows: list[dict]) -> list[str]:
             zero, moved, twice, loop = "", "", "", ""
         overrides = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "–"
         lines.append(f"| {row['name']} | {overrides} | {row['seed']} | {row['steps']} | "
-                     f"{row['train_seconds'] / 60:.1f} | {table} | {zero} | {row['recon_mse']:.4f} | "
+                     f"{row['cpu_minutes_this_call']:.1f} | {table} | {zero} | {row['recon_mse']:.4f} | "
                      f"{row['circle_sharing']['over_counted']:.0f} | {moved} | {twice} | {loop} |")
-    lines += ["", "CPU min: the training's own seconds (from the checkpoint's history, so also for a loaded run), "
-              "on the device each row's JSON names."]
+    lines += ["", "CPU min: CPU time of the process that trained and scored the run (one torch thread; several runs "
+              "shared the 2 cores, so wall time was longer); each row's JSON also has the wall seconds of training "
+              "(train_seconds) and the device."]
     return lines
 
 

@@ -57,6 +57,12 @@ def find_notebooks(folder: Path, only: list[str] | None = None) -> list[Path]:
     return notebooks
 
 
+def experiment_of(notebook: Path) -> str:
+    """The experiment whose settings a numbered notebook uses (``profiles.NOTEBOOK_EXPERIMENTS``); a notebook the
+    table does not name (e.g. a user's own) is taken to have every profile."""
+    return profiles.NOTEBOOK_EXPERIMENTS.get(notebook.name[:2], "")
+
+
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -278,6 +284,10 @@ def main(argv: list[str] | None = None) -> int:
             _update_readme(profile, summary, args.notebooks)
         return 0
     output_dir = paths.repo_root() / "runs" / profile
+    lacking = [nb for nb in notebooks if experiment_of(nb) and not profiles.has_profile(experiment_of(nb), profile)]
+    for notebook in lacking:
+        print(f"{notebook.stem}: skipped, its experiment {experiment_of(notebook)!r} has no {profile!r} settings")
+    notebooks = [nb for nb in notebooks if nb not in lacking]
     tasks = [(notebook, seed) for notebook in notebooks for seed in range(args.seeds)]
     runs: list[NotebookRun] = []
     with tqdm(total=len(tasks), desc=f"notebooks ({profile})", unit="nb") as bar:

@@ -5,13 +5,14 @@ from srnlib import profiles
 
 def test_every_experiment_has_every_profile_with_the_same_keys():
     for experiment, by_profile in profiles.SETTINGS.items():
-        assert set(by_profile) == set(profiles.PROFILES), experiment
+        required = set(profiles.PROFILES) - set(profiles.OPTIONAL_PROFILES)
+        assert required <= set(by_profile) <= set(profiles.PROFILES), experiment
         keys = {name: set(settings) for name, settings in by_profile.items()}
         assert len({frozenset(k) for k in keys.values()}) == 1, f"{experiment}: {keys}"
 
 
 def test_unknown_profile_is_a_clear_error_listing_the_valid_ones():
-    with pytest.raises(ValueError, match="smoke, quick, paper"):
+    with pytest.raises(ValueError, match="smoke, quick, long, paper"):
         profiles.get("responsibility", "fast")
 
 
@@ -44,3 +45,19 @@ def test_settings_hash_is_stable_and_sensitive():
     assert profiles.settings_hash(cfg) == profiles.settings_hash(dict(reversed(list(cfg.items()))))
     changed = dict(cfg, epochs=cfg.epochs + 1)
     assert profiles.settings_hash(changed) != profiles.settings_hash(cfg)
+
+
+def test_an_experiment_without_long_settings_says_which_profiles_it_has(monkeypatch):
+    monkeypatch.setitem(profiles.SETTINGS, "toy", {"smoke": {"epochs": 1}, "quick": {"epochs": 2},
+                                                   "paper": {"epochs": 3}})
+    assert not profiles.has_profile("toy", "long") and profiles.has_profile("toy", "quick")
+    with pytest.raises(ValueError, match="'toy' has no 'long' settings; it has smoke, quick, paper"):
+        profiles.get("toy", "long")
+
+
+def test_every_numbered_notebook_names_its_experiment():
+    from srnlib import paths
+
+    numbers = {path.name[:2] for path in paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb")}
+    assert set(profiles.NOTEBOOK_EXPERIMENTS) == numbers
+    assert set(profiles.NOTEBOOK_EXPERIMENTS.values()) == set(profiles.SETTINGS)

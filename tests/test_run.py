@@ -165,3 +165,18 @@ def test_a_claim_that_does_not_hold_is_shown_and_fails_only_with_strict(isolated
 def test_claims_must_be_booleans():
     with pytest.raises(ValueError, match="claims"):
         run.claim_rows({"00_x.quick.json": {"notebook": "00_x", "seeds": [0], "claims": {"holds": "yes"}}})
+
+
+def test_a_notebook_whose_experiment_lacks_the_profile_is_skipped_and_named(isolated_home, capsys, monkeypatch):
+    from srnlib import profiles
+
+    monkeypatch.setitem(profiles.SETTINGS, "circles", dict(profiles.SETTINGS["circles"], long={"epochs": 1}))
+    monkeypatch.setitem(profiles.SETTINGS, "responsibility",
+                        {k: v for k, v in profiles.SETTINGS["responsibility"].items() if k != "long"})
+    folder = isolated_home / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "00_no_long.ipynb", "raise RuntimeError('must not run')")
+    write_notebook(folder / "01_has_long.ipynb", "assert profile == 'long', profile")
+    assert run.main(["--profile", "long", "--notebooks", str(folder)]) == 0
+    assert "00_no_long: skipped, its experiment 'responsibility' has no 'long' settings" in capsys.readouterr().out
+    assert {p.name for p in (isolated_home / "runs" / "long").iterdir()} == {"01_has_long.ipynb"}
