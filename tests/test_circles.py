@@ -415,3 +415,17 @@ def test_broadcast_decoder_shapes_equivariance_and_a_circle_is_one_linear_functi
         models.BaselineAutoencoder(**SMALL, decoder="mlp")
     with pytest.raises(ValueError, match="elements"):
         decoder(torch.zeros(2, 5, 7))
+
+
+def test_every_shipped_circles_checkpoint_loads_into_the_model_its_profile_builds():
+    """A refactor that renames a parameter, or a settings change that orphans a shipped run, fails here."""
+    from srnlib import paths, profiles, shipped
+
+    for path in shipped.shipped_checkpoints(paths.repo_root() / "shipped"):
+        manifest = shipped.read_manifest(path)
+        if manifest["experiment"] != "circles":
+            continue
+        cfg = profiles.get("circles", manifest["profile"])
+        assert profiles.settings_hash(dict(cfg)) == manifest["settings_hash"], f"{path.name}: settings changed"
+        model = models.build_model(manifest["name"], cfg)
+        model.load_state_dict(shipped.load_shipped(path, cfg)["model"])  # strict: every name and shape fits
