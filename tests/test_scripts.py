@@ -50,3 +50,28 @@ def test_circles_training_curve_takes_typed_setting_overrides(isolated_home):
     assert written["settings"]["n"] == 4 and written["settings"]["max_circles"] == 3
     with pytest.raises(SystemExit):
         curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1", "--set", "n=many"])
+
+
+def test_circles_paper_gpu_sizes_the_epochs_to_the_budget_and_writes_table1(isolated_home, capsys):
+    gpu = load("circles_paper_gpu")
+    cfg = gpu.budgeted_settings("paper", 256, 600.0, {"baseline": 0.05, "srn": 0.1})
+    assert cfg["epochs"] == int(600 / (0.1 * 250)) == 24 and cfg["more_steps_epoch"] == round(0.2 * 24)
+    assert cfg["lr"] == pytest.approx(3e-4 * 2) and cfg["train_images"] == 64_000 and cfg["n"] == 16
+    assert gpu.main(["--profile", "smoke", "--minutes", "0.05", "--batch-size", "32"]) == 0
+    written = json.loads((isolated_home / "runs" / "gpu" / "circles.smoke.json").read_text())
+    assert written["settings"]["epochs"] >= 1 and set(written["models"]) == {"baseline", "srn"}
+    assert set(written["models"]["srn"]["table1_0_steps"]) == {"1", "2", "3", "4", "5"}
+    assert "| paper SRN | 95.8 |" in capsys.readouterr().out
+
+
+def test_circles_search_writes_one_row_per_run_and_compares_with_the_matching_baseline(isolated_home):
+    search = load("circles_search")
+    assert search.main(["--profile", "smoke", "--runs", "baseline,srn-lr30"]) == 0
+    rows = json.loads((isolated_home / "runs" / "sweeps" / "circles_search.json").read_text())["runs"]
+    assert [row["name"] for row in rows] == ["baseline", "srn-lr30"]
+    assert rows[1]["settings"]["inner_lr"] == 30.0 and set(rows[1]["table1_0_steps"]) == {"1", "2", "3", "4", "5"}
+    assert search.matching_baseline(rows[1], rows) is rows[0]
+    table = (isolated_home / "runs" / "sweeps" / "circles_search.md").read_text()
+    assert "| srn-lr30 | inner_lr=30.0 | 0 |" in table
+    assert search.main(["--profile", "smoke", "--runs", "baseline"]) == 0  # already there: skipped, not retrained
+    assert len(json.loads((isolated_home / "runs" / "sweeps" / "circles_search.json").read_text())["runs"]) == 2
