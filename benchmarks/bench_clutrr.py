@@ -15,12 +15,12 @@ import time
 
 import torch
 
-from srnlib.clutrr import data
+from srnlib import clutrr
 
 
 def rate(n: int, k) -> float:
     started = time.perf_counter()
-    data.generate(n, k, seed=1)
+    clutrr.generate(n, k, seed=1)
     return n / (time.perf_counter() - started)
 
 
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--stories", type=int, default=3000, help="stories per timed generate() call")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    data.generate(100, seed=10_000)  # warm-up
+    clutrr.generate(100, seed=10_000)  # warm-up
 
     print(f"generate(k = 2, 3, 4 mixed): {rate(args.stories, [2, 3, 4]):,.0f} stories/s")
     for k in (2, 3, 4, 5, 6, 7, 8, 10):
@@ -38,19 +38,19 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        stories = data.cached_stories(args.stories, [2, 3, 4], seed=0, cache_dir=folder)
+        stories = clutrr.cached_stories(args.stories, [2, 3, 4], seed=0, cache_dir=folder)
         built = time.perf_counter() - started
         started = time.perf_counter()
-        data.cached_stories(args.stories, [2, 3, 4], seed=0, cache_dir=folder)
+        clutrr.cached_stories(args.stories, [2, 3, 4], seed=0, cache_dir=folder)
         loaded = time.perf_counter() - started
-        size_mb = data.cache_path(args.stories, [2, 3, 4], 0, folder=folder).stat().st_size / 1e6
+        size_mb = clutrr.stories.cache_path(args.stories, [2, 3, 4], 0, folder=folder).stat().st_size / 1e6
     print(f"cached_stories({args.stories:,}): generated and cached in {built:.2f} s ({size_mb:.1f} MB), "
           f"reloaded in {loaded:.2f} s")
     started = time.perf_counter()
-    vocabulary = data.Vocabulary.build(stories)
+    vocabulary = clutrr.Vocabulary.build(stories)
     vocabulary_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    dataset = data.ClutrrDataset(stories, vocabulary)
+    dataset = clutrr.ClutrrDataset(stories, vocabulary)
     encode_seconds = time.perf_counter() - started
     print(f"Vocabulary.build: {vocabulary_seconds:.2f} s ({len(vocabulary)} tokens); ClutrrDataset: "
           f"{len(stories) / encode_seconds:,.0f} stories/s encoded to {tuple(dataset.sentences.shape)}")

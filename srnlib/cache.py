@@ -4,6 +4,10 @@ A cache file stores its ``key`` (the generation parameters, as JSON), a SHA-256 
 arrays. ``load_arrays`` returns them only when the key, the checksum and the expected shapes all match; anything
 else (a truncated or tampered file, another generation's file, an old format) gives a warning and ``None``, so the
 caller regenerates. ``save_arrays`` writes a temporary file and renames it, so a kill never leaves half a cache.
+
+Data that are not arrays (CLUTRR's stories) go to a ``.json`` file instead: ``save_json`` writes a JSON object the
+caller builds (its ``key``, a ``json_checksum`` of its payload, the payload) atomically, and ``load_json`` returns it
+only when its key matches and the caller's ``read`` accepts it (checksum, sizes); otherwise a warning and ``None``.
 """
 from __future__ import annotations
 
@@ -18,7 +22,12 @@ import numpy as np
 
 def key_hash(key: dict) -> str:
     """A short stable hash of a cache key (16 hex digits)."""
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return json_checksum(key)[:16]
+
+
+def json_checksum(payload) -> str:
+    """SHA-256 of ``payload`` written as JSON with sorted keys (64 hex digits)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def checksum(arrays: dict) -> str:
@@ -70,6 +79,42 @@ def save_arrays(path: Path, key: dict, arrays: dict, compress: bool = False) -> 
     save = np.savez_compressed if compress else np.savez
     try:
         save(temporary, key=np.array(json.dumps(key, sort_keys=True)), checksum=np.array(checksum(arrays)), **arrays)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def load_json(path: Path, key: dict, label: str, read):
+    """``read(stored)`` for the JSON object in ``path`` if its ``"key"`` equals ``key``, else ``None``.
+
+    ``read`` checks the rest (the checksum, the sizes) and raises on anything wrong. No file gives ``None``; an
+    unusable file (not JSON, another key, or ``read`` raised) gives a warning and ``None``, so the caller regenerates.
+    """
+    path = Path(path)
+    check_not_directory(path, label)
+    if not path.exists():
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            stored = json.load(handle)
+        if stored.get("key") != key:
+            raise ValueError(f"cache key {stored.get('key')} does not match {key}")
+        return read(stored)
+    except Exception as error:  # corrupt, truncated, foreign or stale: regenerate, never use
+        warnings.warn(f"{label} cache {path.name} is unusable ({error}); regenerating it")
+        return None
+
+
+def save_json(path: Path, stored: dict, label: str = "data") -> None:
+    """Write the JSON object ``stored`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    check_not_directory(path, label)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(stored, handle)
         os.replace(temporary, path)
     finally:
         if temporary.exists():

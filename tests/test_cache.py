@@ -46,3 +46,35 @@ def test_checksum_sees_dtype_and_shape():
     assert cache.checksum({"values": values}) != cache.checksum({"values": values.astype(np.float64)})
     assert cache.checksum({"values": values}) != cache.checksum({"values": values.reshape(2, 3)})
     assert cache.key_hash({"a": 1, "b": 2}) == cache.key_hash({"b": 2, "a": 1})
+
+
+def read_checked(stored):
+    if stored["checksum"] != cache.json_checksum(stored["values"]):
+        raise ValueError("checksum mismatch")
+    return stored["values"]
+
+
+def test_a_json_cache_loads_back_through_the_callers_check_and_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "c.json"
+    cache.save_json(path, {"key": KEY, "checksum": cache.json_checksum([1, 2]), "values": [1, 2]})
+    assert cache.load_json(path, KEY, "demo", read_checked) == [1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["c.json"]
+    assert cache.load_json(tmp_path / "none.json", KEY, "demo", read_checked) is None
+    assert cache.key_hash(KEY) == cache.json_checksum(KEY)[:16]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "other key", "tampered", "not an object"])
+def test_a_damaged_or_foreign_json_cache_is_refused_with_a_warning(tmp_path, damage):
+    path = tmp_path / "c.json"
+    stored = {"key": KEY, "checksum": cache.json_checksum([1, 2]), "values": [1, 2]}
+    if damage == "other key":
+        stored["key"] = dict(KEY, n=4)
+    elif damage == "tampered":
+        stored["values"] = [1, 3]
+    cache.save_json(path, stored)
+    if damage == "truncate":
+        path.write_text(path.read_text()[:20])
+    elif damage == "not an object":
+        path.write_text("[1, 2]")
+    with pytest.warns(UserWarning, match="demo cache c.json is unusable"):
+        assert cache.load_json(path, KEY, "demo", read_checked) is None

@@ -9,7 +9,7 @@ import warnings
 import pytest
 import torch
 
-from srnlib.clutrr import data as clutrr
+from srnlib import clutrr
 
 torch.set_num_threads(1)
 
@@ -258,9 +258,9 @@ def test_vocabulary_round_trip_and_unknown_tokens():
         for tokens in clutrr.tokenize(story):
             assert vocabulary.decode(vocabulary.encode(tokens)) == tokens
             assert not any(token[0].isupper() for token in tokens)
-    all_names = {name.lower() for name in clutrr.MALE_NAMES + clutrr.FEMALE_NAMES}
+    all_names = {name.lower() for name in clutrr.kinship.MALE_NAMES + clutrr.kinship.FEMALE_NAMES}
     assert not all_names & set(vocabulary.tokens), "names become @ent placeholders, never words"
-    assert vocabulary.encode(["zebra", "father"]) == [clutrr.UNK_INDEX, vocabulary.index["father"]]
+    assert vocabulary.encode(["zebra", "father"]) == [clutrr.dataset.UNK_INDEX, vocabulary.index["father"]]
     with pytest.raises(ValueError, match="max_entities"):
         vocabulary.encode(["@ent8"])
     again = clutrr.Vocabulary.from_dict(vocabulary.to_dict())
@@ -295,7 +295,7 @@ def test_dataset_items_and_collate():
 # ----------------------------------------------------------------------------------------------------------- cache
 def test_cache_is_reused_and_corruption_regenerated(tmp_path):
     stories = clutrr.cached_stories(12, k=[2, 3], seed=4, cache_dir=tmp_path)
-    path = clutrr.cache_path(12, [2, 3], 4, folder=tmp_path)
+    path = clutrr.stories.cache_path(12, [2, 3], 4, folder=tmp_path)
     assert path.exists() and not list(tmp_path.glob("*.tmp"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a valid cache loads without a warning
@@ -314,7 +314,7 @@ def test_cache_is_reused_and_corruption_regenerated(tmp_path):
         clutrr.cached_stories(12, k=[2, 3], seed=4, cache_dir=tmp_path)
 
     clutrr.cached_stories(12, k=[2, 3], seed=5, cache_dir=tmp_path)
-    path.write_text(clutrr.cache_path(12, [2, 3], 5, folder=tmp_path).read_text())  # another seed's file
+    path.write_text(clutrr.stories.cache_path(12, [2, 3], 5, folder=tmp_path).read_text())  # another seed's file
     with pytest.warns(UserWarning, match="key"):
         again = clutrr.cached_stories(12, k=[2, 3], seed=4, cache_dir=tmp_path)
     assert [s.to_dict() for s in again] == [s.to_dict() for s in stories]

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from srnlib import profiles, results
-from srnlib.clutrr import experiment, generate, plots, tokenize
-from srnlib.clutrr.data import RELATIONS, entity_numbers
+from srnlib.clutrr import RELATIONS, experiment, generate, plots, tokenize
+from srnlib.clutrr.dataset import entity_numbers
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import warnings
 
 import pytest
 
-from srnlib.clutrr import data as clutrr
+from srnlib import clutrr
 
 
 def make(sentences, query, people, target="mother"):
@@ -56,7 +56,7 @@ def test_the_key_agrees_with_every_sentence_order_on_generated_stories():
     from dataclasses import replace
 
     def plain(story):  # the model's input with the sentence order it was given
-        numbers = clutrr.entity_numbers(story)
+        numbers = clutrr.dataset.entity_numbers(story)
         return (tuple(sorted(map(tuple, clutrr.tokenize(story)))), tuple(numbers[name] for name in story.query))
 
     for story in clutrr.generate(60, k=[2, 3, 4, 5], seed=11):
@@ -113,7 +113,7 @@ def test_cached_split_is_keyed_by_the_split_version_and_the_training_stories(tmp
     assert [s.to_dict() for s in train] == [s.to_dict() for s in clutrr.cached_stories(90, [2, 3], 0,
                                                                                      cache_dir=tmp_path)]
     assert clutrr.shared_stories(train, test) == 0 and len(test) == 30
-    assert not clutrr.cache_path(30, [2, 3], 5, folder=tmp_path).exists()  # not the old independent test file
+    assert not clutrr.stories.cache_path(30, [2, 3], 5, folder=tmp_path).exists()  # not the old independent test file
     files = sorted(tmp_path.glob("clutrr_test_*.json"))
     assert len(files) == 1
     with warnings.catch_warnings():
@@ -128,7 +128,7 @@ def test_cached_split_is_keyed_by_the_split_version_and_the_training_stories(tmp
 
     clutrr.cached_split(60, 30, k=[2, 3], train_seed=0, test_seed=5, cache_dir=tmp_path)  # other training stories
     assert len(list(tmp_path.glob("clutrr_test_*.json"))) == 2
-    monkeypatch.setattr(clutrr, "SPLIT_VERSION", clutrr.SPLIT_VERSION + 1)  # another split rule: a new file
+    monkeypatch.setattr(clutrr.split, "SPLIT_VERSION", clutrr.split.SPLIT_VERSION + 1)  # another split rule: a new file
     clutrr.cached_split(90, 30, k=[2, 3], train_seed=0, test_seed=5, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("clutrr_test_*.json"))) == 3
     _, uncached, _ = clutrr.cached_split(90, 30, k=[2, 3], train_seed=0, test_seed=5, cache=False)

@@ -12,7 +12,7 @@ import torch
 from srnlib import FSPool, GraphEncoder, GraphRefiner, SetEncoder, SetRefiner, paths, profiles
 from srnlib.circles import data as circles_data
 from srnlib.circles import models as circles_models
-from srnlib.clutrr import data as clutrr
+from srnlib import clutrr
 from srnlib.sortofclevr import data as soc_data
 
 
@@ -187,7 +187,7 @@ def test_a_directory_where_a_cache_file_should_be_is_named(isolated_home):
     soc_data.cache_path(3, 0, 2).mkdir(parents=True)
     with pytest.raises(IsADirectoryError, match="is a directory, not a file"):
         soc_data.SortOfClevrDataset(3, questions_per_image=2)
-    clutrr.cache_path(3, k=(2,), seed=0).mkdir(parents=True)
+    clutrr.stories.cache_path(3, k=(2,), seed=0).mkdir(parents=True)
     with pytest.raises(IsADirectoryError, match=r"CLUTRR cache .* is a directory, not a file"):
         clutrr.cached_stories(3, k=(2,), seed=0)
     assert not math.isnan(len(circles_data.CirclesDataset(4, seed=1)))  # other caches still work

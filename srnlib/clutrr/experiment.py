@@ -25,8 +25,10 @@ from ..paths import results_dir
 from ..profiles import settings_hash
 from ..refine import complete_graph
 from ..paper import PAPER
-from .data import SPLIT_VERSION, RELATIONS, ClutrrDataset, Vocabulary, cached_split, tokenize
+from .dataset import ClutrrDataset, Vocabulary, tokenize
+from .kinship import RELATIONS
 from .models import KinshipReasoner
+from .split import SPLIT_VERSION, cached_split
 
 KINDS = ("rn", "rn_srn", "rn_grn")
 NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}

@@ -11,7 +11,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .data import MALE, Story
+from .kinship import MALE
+from .stories import Story
 
 MODEL_COLOURS = {"rn": "tab:red", "rn_srn": "tab:blue", "rn_grn": "tab:green"}
 MODEL_NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}
