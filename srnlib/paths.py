@@ -26,18 +26,23 @@ def _folder(name: str) -> Path:
 def figures_dir(profile: str | None = None, seed: int = 0) -> Path:
     """PNG figures the notebooks write, named after the paper's figure or table.
 
-    ``smoke`` runs (CI, nbval) write to the git-ignored ``figures/smoke/`` and runs with another ``seed`` than 0
-    (e.g. ``python -m srnlib.run --seeds 3``) to the git-ignored ``figures/seed<k>/``, so neither replaces the
-    committed seed-0 figures; ``profile=None`` reads ``$SRN_PROFILE`` like the notebooks do.
+    ``quick`` (the main job) writes to ``figures/``; ``long`` and ``paper`` to their own committed
+    ``figures/<profile>/``, so a run of the shipped long models never replaces the quick figures. ``smoke`` runs
+    (CI, nbval) write to the git-ignored ``figures/smoke/`` and runs with another ``seed`` than 0 (e.g. ``python -m
+    srnlib.run --seeds 3``) to the git-ignored ``figures/seed<k>/`` (``figures/<profile>/seed<k>/`` for long and
+    paper), so neither replaces the committed seed-0 figures; ``profile=None`` reads ``$SRN_PROFILE`` like the
+    notebooks do.
     """
     from .profiles import resolve
 
     from ._checks import check_int
 
     seed = check_int(seed, "seed", 0)
-    if resolve(profile) == "smoke":
+    name = resolve(profile)
+    if name == "smoke":
         return _folder("figures/smoke")
-    return _folder(f"figures/seed{seed}" if seed else "figures")
+    base = "figures" if name == "quick" else f"figures/{name}"
+    return _folder(f"{base}/seed{seed}" if seed else base)
 
 
 def results_dir() -> Path:

@@ -46,6 +46,9 @@ def test_extra_seeds_figures_go_to_an_ignored_folder_of_their_own(isolated_home)
     assert srnlib.paths.figures_dir("quick", seed=0) == isolated_home / "figures"
     assert srnlib.paths.figures_dir("quick", seed=2) == isolated_home / "figures" / "seed2"
     assert srnlib.paths.figures_dir("smoke", seed=2) == isolated_home / "figures" / "smoke"
+    assert srnlib.paths.figures_dir("long") == isolated_home / "figures" / "long"  # never the quick figures
+    assert srnlib.paths.figures_dir("long", seed=1) == isolated_home / "figures" / "long" / "seed1"
+    assert srnlib.paths.figures_dir("paper") == isolated_home / "figures" / "paper"
     figure = plt.figure()
     try:
         assert srnlib.plots.save(figure, "demo", "quick", seed=3) == isolated_home / "figures" / "seed3" / "demo.png"
