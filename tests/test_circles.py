@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from srnlib import metrics
-from srnlib.circles import data, experiment, models, plots
+from srnlib.circles import data, experiment, interpolation, models, plots
 
 torch.set_num_threads(1)
 
@@ -230,15 +230,15 @@ def test_build_model_and_responsibility_helpers():
     assert isinstance(models.build_model("srn", cfg), models.SRNAutoencoder)
     with pytest.raises(ValueError, match="kind"):
         models.build_model("other", cfg)
-    tables = experiment.crossing_circles(4)
+    tables = interpolation.crossing_circles(4)
     assert tables.shape == (4, 2, 4) and tables[0, 0, 0] < tables[-1, 0, 0]
     element_images = torch.zeros(4, 3, 3, 64, 64)
     element_images[:, 2] = data.render_table(tables[:, :1])  # element 2 draws the red circle
     element_images[:, 0] = data.render_table(tables[:, 1:])  # element 0 the green one
-    assert experiment.responsibility(element_images, tables).tolist() == [[2, 0]] * 4
-    grid = experiment.single_circle_grid(3)
+    assert interpolation.responsibility(element_images, tables).tolist() == [[2, 0]] * 4
+    grid = interpolation.single_circle_grid(3)
     assert grid.shape == (18, 1, 4)
-    smooth = experiment.latent_smoothness(torch.as_tensor(grid[:, 0, :2]), grid)
+    smooth = interpolation.latent_smoothness(torch.as_tensor(grid[:, 0, :2]), grid)
     assert smooth == pytest.approx(1.0)
 
 

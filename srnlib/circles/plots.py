@@ -104,7 +104,7 @@ def interpolation_strip(results: dict, columns: int | None = None):
     """Static strip for headless runs: per model, the images (top row) and the responsible element's image at
     each position (below), titled with the responsible element indices.
 
-    results: {"baseline": interpolate(...) output, "srn": ...} (see ``experiment.interpolate``).
+    results: {"baseline": interpolate(...) output, "srn": ...} (see ``interpolation.interpolate``).
     """
     names = list(results)
     positions = len(next(iter(results.values()))["images"])
@@ -136,7 +136,7 @@ def interpolation_frame(models: dict, position: float, crossing: bool = False, r
     models: {"baseline": model, "srn": model}. Returns a matplotlib Figure (``figure.responsible`` holds
     {model name: list of responsible element indices}, for checks).
     """
-    from . import experiment, data  # local import: experiment imports this module's siblings
+    from . import data, interpolation  # local import: interpolation imports this module's siblings
 
     if not 0.0 <= float(position) <= 1.0:
         raise ValueError(f"position must be in [0, 1], got {position!r}")
@@ -144,7 +144,7 @@ def interpolation_frame(models: dict, position: float, crossing: bool = False, r
     x = radius + float(position) * span
     rows = [[x, 32.0, radius, data.RED]] + ([[data.IMAGE_SIZE - 1 - x, 32.0, radius, data.GREEN]] if crossing else [])
     table = np.array([rows], dtype=np.float32)
-    results = {name: experiment.interpolate(model, table) for name, model in models.items()}
+    results = {name: interpolation.interpolate(model, table) for name, model in models.items()}
     n = max(r["decomposition"].element_images.shape[1] for r in results.values())
     figure, axes = plt.subplots(len(results), n + 1, figsize=(1.1 * (n + 1), 1.3 * len(results)), squeeze=False)
     figure.responsible = {}
