@@ -20,17 +20,17 @@ import numpy as np
 import torch
 
 from srnlib import cswm, profiles
-from srnlib.cswm import data, experiment, models
+from srnlib.cswm import environments, experiment, models
 
 TARGET_SECONDS_PER_GAME = 120
 
 
 def ale_rate(game: str, steps: int) -> tuple[float, float]:
     """(gymnasium steps/s, emulated frames/s) for uniformly random actions, resetting when an episode ends."""
-    env = data.make_atari_env(game)
+    env = environments.make_atari_env(game)
     rng = np.random.default_rng(0)
     env.reset(seed=0)
-    actions = rng.integers(0, data.ATARI_ACTIONS, size=steps)
+    actions = rng.integers(0, environments.ATARI_ACTIONS, size=steps)
     started = time.perf_counter()
     for action in actions:
         _, _, terminated, truncated, _ = env.step(int(action))
@@ -38,7 +38,7 @@ def ale_rate(game: str, steps: int) -> tuple[float, float]:
             env.reset()
     elapsed = time.perf_counter() - started
     env.close()
-    return steps / elapsed, steps * data.ATARI_FRAMESKIP[game] / elapsed
+    return steps / elapsed, steps * environments.ATARI_FRAMESKIP[game] / elapsed
 
 
 def collection_times(game: str, episodes: int, steps: int) -> dict:
@@ -57,11 +57,12 @@ def collection_times(game: str, episodes: int, steps: int) -> dict:
 def training_rate(kind: str, objects: int, batch_size: int, batches: int = 5) -> float:
     """Transitions/s of one Adam step of the contrastive loss at the quick sizes (random 6-channel observations)."""
     cfg = profiles.get("cswm", "quick")
-    model = models.build_model(kind, experiment.model_settings("space_invaders", objects, cfg, data.ATARI_ACTIONS))
+    settings = experiment.model_settings("space_invaders", objects, cfg, environments.ATARI_ACTIONS)
+    model = models.build_model(kind, settings)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     generator = torch.Generator().manual_seed(0)
     batch = (torch.rand(batch_size, 6, 50, 50, generator=generator),
-             torch.randint(0, data.ATARI_ACTIONS, (batch_size,), generator=generator),
+             torch.randint(0, environments.ATARI_ACTIONS, (batch_size,), generator=generator),
              torch.rand(batch_size, 6, 50, 50, generator=generator))
     times = []
     for _ in range(batches + 1):  # the first step warms up
@@ -87,14 +88,15 @@ def main() -> None:
     if not args.skip_atari:
         if not cswm.ale_available():
             raise SystemExit("gymnasium / ale-py not importable: `pip install gymnasium ale-py`, or --skip-atari")
-        for game in data.ATARI_GAMES:
+        for game in environments.ATARI_GAMES:
             steps_per_second, frames_per_second = ale_rate(game, args.ale_steps)
             print(f"{game:15s} ALE: {steps_per_second:7.0f} steps/s = {frames_per_second:7.0f} frames/s "
-                  f"(frameskip {data.ATARI_FRAMESKIP[game]}, one core)")
-        for game in data.ATARI_GAMES:
+                  f"(frameskip {environments.ATARI_FRAMESKIP[game]}, one core)")
+        for game in environments.ATARI_GAMES:
             times = collection_times(game, args.episodes, args.steps)
             verdict = "OK" if times["collect_and_save_s"] <= TARGET_SECONDS_PER_GAME else "SLOWER THAN TARGET"
-            print(f"{game:15s} {args.episodes} episodes x {args.steps} steps (burn-in {data.ATARI_BURN_IN[game]}): "
+            burn_in = environments.ATARI_BURN_IN[game]
+            print(f"{game:15s} {args.episodes} episodes x {args.steps} steps (burn-in {burn_in}): "
                   f"collect + cache {times['collect_and_save_s']:6.1f} s [{verdict}, target <= "
                   f"{TARGET_SECONDS_PER_GAME} s], reload {times['reload_s']:.2f} s, file {times['file_mb']:.1f} MB")
 

@@ -6,6 +6,7 @@ import torch
 
 from srnlib import cswm
 from srnlib.cswm import data as cswm_data
+from srnlib.cswm import environments
 from srnlib.cswm.ranking import ranking_scores, target_ranks
 
 needs_ale = pytest.mark.skipif(not cswm.ale_available(),
@@ -61,13 +62,13 @@ def test_rendering_puts_each_objects_colour_in_its_cell():
     positions = cswm.collect("shapes", 20, 3, seed=1, cache=False).positions.reshape(-1, 5, 2)
     frames = cswm.render_shapes(positions)
     assert frames.shape == (80, 3, 50, 50) and frames.dtype == np.uint8
-    labels = cswm_data.render_labels(positions)  # label 1 + i exactly where object i's colour is
-    assert np.array_equal(np.moveaxis(cswm_data._PALETTE[labels], -1, 1), frames)
+    labels = environments.render_labels(positions)  # label 1 + i exactly where object i's colour is
+    assert np.array_equal(np.moveaxis(environments._PALETTE[labels], -1, 1), frames)
     for frame, state in zip(frames, positions):
         occupied = set()
         for index, (row, column) in enumerate(state):
             cell = frame[:, 10 * row:10 * row + 10, 10 * column:10 * column + 10].reshape(3, -1).T
-            colour = cswm_data.SHAPE_COLOURS[index]
+            colour = environments.SHAPE_COLOURS[index]
             is_colour = (cell == colour).all(-1)
             assert is_colour.sum() >= 40  # the shape fills a good part of its cell
             assert ((cell == 0).all(-1) | is_colour).all()  # nothing else in the cell
@@ -215,8 +216,8 @@ class _FakeAtari:
 
 
 def test_atari_episodes_that_end_early_are_replayed(monkeypatch):
-    monkeypatch.setattr(cswm_data, "make_atari_env", lambda env_name: _FakeAtari())
-    collected = cswm_data._collect_atari("pong", episodes=20, steps=4, seed=0, burn_in=0)
+    monkeypatch.setattr(environments, "make_atari_env", lambda env_name: _FakeAtari())
+    collected = environments.collect_atari("pong", episodes=20, steps=4, seed=0, burn_in=0)
     assert collected["frames"].shape == (20, 6, 3, 50, 50)
     assert not (collected["actions"][:, :-1] == 5).any()  # an ending before the last step is never stored
     assert (collected["actions"][:, -1] == 5).any()       # ending on the last step is fine
