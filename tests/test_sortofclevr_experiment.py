@@ -82,3 +82,60 @@ def test_smoke_training_evaluates_both_models_and_keeps_the_best_epoch(isolated_
         assert all(0 <= value <= 100 for value in row.values() if not np.isnan(value))
     with pytest.raises(ValueError, match="kind"):
         experiment.load_or_train("cnn", cfg)
+
+
+def test_state_vectors_encode_colour_shape_and_scaled_position():
+    table = np.array([[[k, 5 + 12 * k, 69 - 12 * k, k % 2] for k in range(6)]], dtype=np.float32)
+    states = srnlib.sortofclevr.models.state_vectors(table)
+    assert states.shape == (1, 6, srnlib.sortofclevr.models.STATE_DIM)
+    torch.testing.assert_close(states[0, :, :6], torch.eye(6))
+    assert states[0, :, 6:8].argmax(1).tolist() == [0, 1, 0, 1, 0, 1]
+    assert states[0, 0, 8:].tolist() == [-1.0, 1.0] and states[0, 5, 8].item() == pytest.approx(65 / 32 - 37 / 32)
+
+
+def test_the_learning_rate_warms_up_per_update_and_decays_to_zero():
+    assert experiment.warmup_cosine(0, 100, 1000) == pytest.approx(0.01 * 1.0)
+    assert experiment.warmup_cosine(99, 100, 1000) == pytest.approx(0.5 * (1 + np.cos(np.pi * 99 / 1000)))
+    assert experiment.warmup_cosine(500, 0, 1000) == pytest.approx(0.5)
+    assert experiment.warmup_cosine(1000, 100, 1000) == pytest.approx(0.0)
+    weight = nn.Parameter(torch.ones(1))
+    optimizer = torch.optim.Adam([weight], lr=1.0)
+    seen = []
+    step = experiment.scheduled(lambda model, batch: seen.append(optimizer.param_groups[0]["lr"]) or
+                                (weight ** 2).sum(), optimizer, 1e-2, warmup_steps=4, total_steps=8)
+    for _ in range(3):
+        loss = step(None, None)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    resumed = torch.optim.Adam([weight], lr=1.0)
+    resumed.load_state_dict(optimizer.state_dict())  # the schedule reads the update count from the saved state
+    assert experiment.optimizer_steps(resumed) == 3
+    experiment.scheduled(lambda model, batch: seen.append(resumed.param_groups[0]["lr"]), resumed, 1e-2, 4, 8)(None, None)
+    assert seen == pytest.approx([1e-2 * experiment.warmup_cosine(t, 4, 8) for t in range(4)])
+
+
+def test_recomputed_batch_norm_statistics_make_evaluation_normalise_like_training():
+    data = SortOfClevrDataset(8, seed=3, questions_per_image=2, cache=False)
+    model = srnlib.sortofclevr.models.build_model("rn", {"hidden": 16})
+    for norm in model.modules():
+        if isinstance(norm, nn.BatchNorm2d):
+            norm.running_mean.fill_(5.0)  # statistics that trail the weights, as after fast updates
+    images = srnlib.sortofclevr.data.labels_to_images(data.labels)
+    model.train()
+    with torch.no_grad():
+        expected = model.objects(images)[0]
+    model.eval()
+    assert not torch.allclose(model.objects(images)[0], expected, atol=1e-2)
+    experiment.recompute_batch_norm(model, data, batch_images=8)
+    assert not model.training
+    # one batch of all 8 images: evaluation now uses that batch's statistics (running_var is unbiased, hence atol)
+    torch.testing.assert_close(model.objects(images)[0], expected, atol=0.05, rtol=0.05)
+
+
+def test_the_state_description_head_learns_a_tiny_task_in_seconds(isolated_home):
+    cfg = dict(srnlib.profiles.get("sortofclevr", "smoke"), train_images=400, val_images=100, questions_per_image=2,
+               batch_size=32, hidden=64, lr=3e-3, warmup_steps=10, dropout=0.0)
+    model, history = experiment.load_or_train_state(srnlib.profiles.Settings(cfg), epochs=8)
+    assert len(history) == 8 and {"val_non_relational", "val_relational"} <= set(history[0])
+    assert history[-1]["train_loss"] < history[0]["train_loss"]

@@ -1,5 +1,6 @@
 import pytest
 import torch
+from torch import nn
 
 from srnlib.sortofclevr import generate
 from srnlib.sortofclevr.models import ELEMENT_DIM, RelationHead, build_model
@@ -75,3 +76,42 @@ def test_the_relational_head_is_g_on_the_concatenated_pairs_and_answers_k_questi
         torch.testing.assert_close(head(objects, questions)[:, k], expected)
     with pytest.raises(ValueError, match="questions must have shape"):
         head(objects, questions[:1])
+
+
+def test_mean_aggregation_is_the_sum_over_pairs_scaled_and_he_init_keeps_g_alive():
+    torch.manual_seed(0)
+    summed = RelationHead(element_dim=5, hidden=16, dropout=0.0).eval()
+    mean = RelationHead(element_dim=5, hidden=16, dropout=0.0, aggregate="mean").eval()
+    mean.load_state_dict(summed.state_dict())
+    objects, questions = torch.randn(2, 7, 5), torch.randn(2, 11)
+    pooled = {}
+    for name, head in (("sum", summed), ("mean", mean)):
+        head.f.register_forward_hook(lambda m, i, o, name=name: pooled.__setitem__(name, i[0]))
+        head(objects, questions)
+    torch.testing.assert_close(pooled["mean"] * 49, pooled["sum"])
+    with pytest.raises(ValueError, match="aggregate"):
+        RelationHead(aggregate="max")
+    with pytest.raises(ValueError, match="init"):
+        RelationHead(init="xavier")
+    # He init keeps the signal through g's four ReLU layers; PyTorch's default shrinks it ~30x
+    spread = {}
+    for init in ("default", "he"):
+        torch.manual_seed(0)
+        head = RelationHead(element_dim=26, hidden=128, init=init)
+        out = head.g(torch.randn(4096, 2 * 26 + 11))
+        spread[init] = out.std(0).mean().item()
+        assert init == "default" or all((layer.bias == 0).all() for layer in head.g if isinstance(layer, nn.Linear))
+    assert spread["he"] > 10 * spread["default"]
+
+
+def test_build_model_passes_the_head_settings_and_the_state_network_reads_object_vectors():
+    from srnlib.sortofclevr.models import STATE_DIM, StateRelationNetwork, state_vectors
+    model = build_model("rn", dict(CFG, hidden=8, dropout=0.0, aggregate="mean", init="he"))
+    assert model.relations.aggregate == "mean" and model.relations.f[4].p == 0.0
+    assert build_model("rn_srn", dict(CFG, hidden=8)).relations.aggregate == "sum"
+    data = generate(3, seed=1, questions_per_image=4)
+    states = state_vectors(data.objects)
+    head = StateRelationNetwork(hidden=8)
+    assert head(states, torch.as_tensor(data.questions)).shape == (3, 4, 10)
+    with pytest.raises(ValueError, match="states"):
+        head(torch.zeros(3, 6, STATE_DIM + 1), torch.as_tensor(data.questions))

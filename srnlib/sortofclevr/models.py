@@ -20,7 +20,7 @@ from torch import nn
 from .._checks import check_positive
 from ..pooling import SetEncoder
 from ..refine import SetRefiner
-from .data import IMAGE_SIZE, QUESTION_SIZE
+from .data import HALF_SIZE, IMAGE_SIZE, N_OBJECTS, QUESTION_SIZE, SHAPE_NAMES, check_objects
 
 N_ANSWERS = 10
 GRID = 5  # 75 -> 38 -> 19 -> 10 -> 5
@@ -51,19 +51,38 @@ class ConvObjects(nn.Module):
         return torch.cat([cells, tags], dim=2), feature_map
 
 
+AGGREGATES = ("sum", "mean")
+INITS = ("default", "he")
+
+
 class RelationHead(nn.Module):
     """g over all ordered pairs with the question, summed, then f: objects (B, N, D), question (B, 11) -> (B, 10).
 
-    Invariant to the order of the objects (a sum over all pairs).
+    Invariant to the order of the objects (a sum over all pairs). ``aggregate="mean"`` divides the sum by the N^2
+    pairs: the same family of functions (f's first layer can absorb a constant factor), but f's input no longer
+    grows with the number of pairs, which is what Adam's step sizes see. ``init="he"`` draws g's and f's ReLU
+    layers from He (Kaiming) normal with zero biases: PyTorch's default init shrinks the signal through g's four
+    layers to ~0.02 per unit, so g's output barely depends on its pair at the start of training.
     """
 
-    def __init__(self, element_dim: int = ELEMENT_DIM, hidden: int = 256, dropout: float = 0.5):
+    def __init__(self, element_dim: int = ELEMENT_DIM, hidden: int = 256, dropout: float = 0.5,
+                 aggregate: str = "sum", init: str = "default"):
         super().__init__()
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {AGGREGATES}, got {aggregate!r}")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        self.aggregate = aggregate
         self.g = nn.Sequential(nn.Linear(2 * element_dim + QUESTION_SIZE, hidden), nn.ReLU(),
                                nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                nn.Linear(hidden, hidden), nn.ReLU())
         self.f = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
                                nn.Dropout(dropout), nn.Linear(hidden, N_ANSWERS))
+        if init == "he":
+            for layer in list(self.g) + list(self.f)[:-1]:  # every layer followed by a ReLU
+                if isinstance(layer, nn.Linear):
+                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                    nn.init.zeros_(layer.bias)
 
     def forward(self, objects: torch.Tensor, questions: torch.Tensor) -> torch.Tensor:
         """objects (B, n, D) and questions (B, 11) -> logits (B, 10); or questions (B, k, 11), k questions about
@@ -81,7 +100,8 @@ class RelationHead(nn.Module):
         per_j = (objects @ w_j.T).view(batch, 1, 1, n, -1)  # o_j's part
         per_q = (asked @ w_q.T + first.bias).view(batch, -1, 1, 1, per_i.shape[-1])  # (B, k, 1, 1, hidden)
         relations = self.g[1:](per_i + per_j + per_q)  # (B, k, n, n, hidden)
-        logits = self.f(relations.sum(dim=(2, 3)))  # (B, k, 10)
+        pooled = relations.sum(dim=(2, 3)) if self.aggregate == "sum" else relations.mean(dim=(2, 3))
+        logits = self.f(pooled)  # (B, k, 10)
         return logits.view(batch, N_ANSWERS) if questions.dim() == 2 else logits
 
 
@@ -89,7 +109,8 @@ class RelationNetwork(nn.Module):
     """RN (``refiner=None``) or RN+SRN: (images (B, 3, 75, 75), questions (B, 11)) -> answer logits (B, 10), or
     questions (B, k, 11) (k questions about each image; its objects are computed once) -> logits (B, k, 10)."""
 
-    def __init__(self, refiner: SetRefiner | None = None, embed_dim: int | None = None, hidden: int = 256):
+    def __init__(self, refiner: SetRefiner | None = None, embed_dim: int | None = None, hidden: int = 256,
+                 **head):
         super().__init__()
         self.objects = ConvObjects()
         self.refiner = refiner
@@ -97,7 +118,7 @@ class RelationNetwork(nn.Module):
             if embed_dim is None:
                 raise ValueError("embed_dim (the size of z) is required with a refiner")
             self.embed = nn.Linear(CHANNELS * GRID * GRID, embed_dim)  # H_embed
-        self.relations = RelationHead(hidden=hidden)
+        self.relations = RelationHead(hidden=hidden, **head)  # head: dropout, aggregate, init
 
     def object_set(self, images: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
         """The set the relational head sees: (B, 25, 26), refined when the model has a refiner."""
@@ -110,17 +131,56 @@ class RelationNetwork(nn.Module):
         return self.relations(self.object_set(images, inner_steps), questions)
 
 
+STATE_DIM = N_OBJECTS + len(SHAPE_NAMES) + 2  # colour one-hot, shape one-hot, (x, y)
+
+
+def state_vectors(objects) -> torch.Tensor:
+    """Object tables (n, 6, 4) [colour, x, y, shape] -> state descriptions float32 (n, 6, 10): each object as its
+    colour one-hot (6), shape one-hot (2: square, circle) and centre (x, y) scaled from [5, 69] px to [-1, 1]."""
+    table = torch.from_numpy(check_objects(objects)).float()
+    if table.dim() != 3:
+        raise ValueError(f"objects must have shape (n, {N_OBJECTS}, 4), got {tuple(table.shape)}")
+    colour = nn.functional.one_hot(table[..., 0].long(), N_OBJECTS).float()
+    shape = nn.functional.one_hot(table[..., 3].long(), len(SHAPE_NAMES)).float()
+    middle, span = (IMAGE_SIZE - 1) / 2, (IMAGE_SIZE - 1) / 2 - HALF_SIZE
+    return torch.cat([colour, shape, (table[..., 1:3] - middle) / span], dim=-1)
+
+
+class StateRelationNetwork(nn.Module):
+    """The RN's relational head alone, reading the scene's true objects as vectors instead of a CNN's cells:
+    (states (B, 6, 10) from ``state_vectors``, questions (B, 11) or (B, k, 11)) -> logits (B, 10) or (B, k, 10).
+
+    Santoro et al.'s "state description" RN: a quick check that the head (g over the 36 ordered pairs with the
+    question, sum, f) and the data can learn the task, without having to learn perception too."""
+
+    def __init__(self, hidden: int = 256, **head):
+        super().__init__()
+        self.relations = RelationHead(element_dim=STATE_DIM, hidden=hidden, **head)  # dropout, aggregate, init
+
+    def forward(self, states: torch.Tensor, questions: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
+        if states.dim() != 3 or states.shape[-1] != STATE_DIM:
+            raise ValueError(f"states must have shape (batch, objects, {STATE_DIM}), got {tuple(states.shape)}")
+        return self.relations(states, questions)
+
+
+def head_settings(cfg) -> dict:
+    """The relational head's optional settings: ``dropout`` (default 0.5, f's dropout as in the RN), ``aggregate``
+    ("sum", the RN's, or "mean") and ``init`` ("default", PyTorch's, or "he")."""
+    return {"dropout": cfg.get("dropout", 0.5), "aggregate": cfg.get("aggregate", "sum"),
+            "init": cfg.get("init", "default")}
+
+
 def build_model(kind: str, cfg) -> RelationNetwork:
     """``kind`` "rn" or "rn_srn" from the settings (``hidden``: the width of g and f, default 256 as in the paper;
-    ``inner_steps``, ``inner_lr``, ``embed_dim``, ``agg_hidden`` for the refiner)."""
+    ``head_settings``; ``inner_steps``, ``inner_lr``, ``embed_dim``, ``agg_hidden`` for the refiner)."""
     hidden = cfg.get("hidden", 256)
     check_positive(hidden, "hidden", integer=True)
     if kind == "rn":
-        return RelationNetwork(hidden=hidden)
+        return RelationNetwork(hidden=hidden, **head_settings(cfg))
     if kind == "rn_srn":
         check_positive(cfg["embed_dim"], "embed_dim", integer=True)
         encoder = SetEncoder(ELEMENT_DIM, cfg["embed_dim"], hidden=cfg["agg_hidden"])
         refiner = SetRefiner(encoder, steps=cfg["inner_steps"], lr=cfg["inner_lr"],
                              momentum=cfg.get("inner_momentum", 0.0), grad_clip=cfg.get("inner_grad_clip"))
-        return RelationNetwork(refiner, embed_dim=cfg["embed_dim"], hidden=hidden)
+        return RelationNetwork(refiner, embed_dim=cfg["embed_dim"], hidden=hidden, **head_settings(cfg))
     raise ValueError(f"kind must be 'rn' or 'rn_srn', got {kind!r}")

@@ -1,0 +1,221 @@
+"""Short Sort-of-CLEVR training runs over settings, one table: which RN settings leave the answer priors soonest.
+
+    .venv/bin/python scripts/sortofclevr_sweep.py --list                       # the named runs and their settings
+    .venv/bin/python scripts/sortofclevr_sweep.py --runs he-mean-64 [--seed 0] [--epochs 6]
+    .venv/bin/python scripts/sortofclevr_sweep.py --name mine --kind rn --set hidden=96 --set lr=2e-3 --epochs 4
+    .venv/bin/python scripts/sortofclevr_sweep.py --table                      # rewrite the markdown from the JSON
+
+Every run trains one model with the ``quick`` settings and its overrides through the library's own training
+(``srnlib.sortofclevr.experiment.train_model``: Adam, per-update warm-up + cosine, batch-norm statistics recomputed
+before every evaluation), no checkpoint, and measures the validation accuracy per question type after every epoch
+(1,000 updates at quick). ``--kind state`` trains the state-description RN (the same head on the true objects as
+vectors) instead. Each run appends one row to ``results/sweeps/sortofclevr_sweep.json``: name, kind, seed, the
+overrides and the settings hash, updates, CPU-seconds of the process (training and evaluation, and training alone),
+updates per CPU-second, and the learning curve (updates, CPU-seconds, validation accuracies); the markdown table
+``results/sweeps/sortofclevr_sweep.md`` is rewritten from it. A run already in the JSON (same name, kind, seed,
+epochs and settings hash) is skipped. One process, one thread (``OMP_NUM_THREADS=1``).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime
+import json
+import math
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from srnlib import paths, profiles
+from srnlib.sortofclevr import experiment
+from srnlib.sortofclevr.models import StateRelationNetwork, build_model, head_settings
+
+BASE = "quick"
+KINDS = ("rn", "rn_srn", "state")
+# name -> (kind, overrides of the quick settings). "fixed" = the changes that made the pixel RN learn: He init, the
+# mean over pairs, no dropout, Adam 3e-3 with a 300-update warm-up (batch-norm statistics are always recomputed).
+FIXED = {"init": "he", "aggregate": "mean", "dropout": 0.0, "lr": 3e-3, "warmup_steps": 300}
+RUNS: dict[str, tuple[str, dict]] = {
+    "quick-old": ("rn", {}),
+    "state-old-32": ("state", {}),
+    "state-old-64": ("state", {"hidden": 64}),
+    "state-fixed-64": ("state", dict(FIXED, hidden=64)),
+    "fixed-64": ("rn", dict(FIXED, hidden=64)),
+    "fixed-96": ("rn", dict(FIXED, hidden=96)),
+    "fixed-128": ("rn", dict(FIXED, hidden=128)),
+    "fixed-64-lr1e-3": ("rn", dict(FIXED, hidden=64, lr=1e-3)),
+    "fixed-64-nowarmup": ("rn", dict(FIXED, hidden=64, warmup_steps=0)),
+    "fixed-64-sum-default": ("rn", dict(FIXED, hidden=64, init="default", aggregate="sum")),
+    "fixed-64-12img": ("rn", dict(FIXED, hidden=64, batch_size=120)),
+    "srn-fixed-64": ("rn_srn", dict(FIXED, hidden=64)),
+}
+OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
+
+
+def out_dir() -> Path:
+    return OUT["dir"] if OUT["dir"] is not None else paths.repo_root() / "results" / "sweeps"
+
+
+def json_path() -> Path:
+    return out_dir() / "sortofclevr_sweep.json"
+
+
+def load_rows() -> list[dict]:
+    path = json_path()
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=paths.repo_root(), check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) -> dict:
+    """Train one model and return its table row (see the module docstring)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    cfg = profiles.get("sortofclevr", BASE)
+    unknown = set(overrides) - set(cfg) - {"init", "aggregate", "dropout", "warmup_steps"}
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}")
+    cfg.update(overrides)
+    epochs = cfg["epochs"] if epochs is None else epochs
+    train_set, val_set, _ = experiment.datasets(cfg)
+    images_per_batch = max(1, cfg["batch_size"] // cfg["questions_per_image"])
+    torch.manual_seed(seed)
+    if kind == "state":
+        model = StateRelationNetwork(hidden=cfg.get("hidden", 256), **head_settings(cfg))
+        data, score = experiment.StateQuestions(train_set), experiment.state_accuracy_by_category
+    else:
+        model = build_model(kind, cfg)
+        data, score = experiment.ImageQuestions(train_set), experiment.accuracy_by_category
+    evaluation = {"cpu": 0.0}
+    curve: list[dict] = []
+    started = time.process_time()
+    steps_per_epoch = math.ceil(len(data) / images_per_batch)
+
+    def evaluate(trained):
+        begun = time.process_time()
+        if kind != "state":
+            experiment.recompute_batch_norm(trained, train_set, images_per_batch)
+        scores = score(trained, val_set)
+        evaluation["cpu"] += time.process_time() - begun
+        curve.append({"steps": (len(curve) + 1) * steps_per_epoch,
+                      "cpu_seconds": round(time.process_time() - started, 1),
+                      **{key: round(value, 2) for key, value in scores.items()}})
+        print(f"{name} seed {seed}: {curve[-1]['steps']} updates, {curve[-1]['cpu_seconds']:.0f} CPU-s: "
+              f"non-relational {scores['non_relational']:.1f} %, relational {scores['relational']:.1f} % "
+              f"(closest {scores['closest']:.0f}, furthest {scores['furthest']:.0f}, count {scores['count']:.0f})",
+              flush=True)
+        return {f"val_{key}": value for key, value in scores.items()}
+
+    experiment.train_model(model, cfg, data, evaluate, seed=seed, epochs=epochs, checkpoint=None, name=name,
+                           select_best=None)
+    cpu = time.process_time() - started
+    steps = epochs * steps_per_epoch
+    return {"name": name, "kind": kind, "seed": seed, "epochs": epochs, "steps": steps, "overrides": overrides,
+            "settings_hash": profiles.settings_hash(cfg), "hidden": cfg.get("hidden", 256),
+            "images_per_batch": images_per_batch, "cpu_seconds": round(cpu, 1),
+            "train_cpu_seconds": round(cpu - evaluation["cpu"], 1),
+            "steps_per_cpu_second": round(steps / max(cpu - evaluation["cpu"], 1e-9), 2),
+            "final": curve[-1], "best_relational": max(curve, key=lambda r: r["relational"]), "curve": curve,
+            "commit": commit(), "date": datetime.date.today().isoformat(), "threads": torch.get_num_threads()}
+
+
+def first_step(row: dict, key: str, level: float) -> str:
+    """Updates (and CPU-minutes) when ``key`` first reached ``level`` % on the validation set, or "-"."""
+    hit = next((point for point in row["curve"] if point[key] >= level), None)
+    return "-" if hit is None else f"{hit['steps']:,} ({hit['cpu_seconds'] / 60:.1f})"
+
+
+def write_table(rows: list[dict]) -> Path:
+    lines = ["# Sort-of-CLEVR: short training runs", "",
+             "Written by `scripts/sortofclevr_sweep.py` from `sortofclevr_sweep.json` (one row per run; the "
+             "settings are the `quick` profile's plus the overrides). Validation accuracy (300 images x 10 "
+             "questions) after the last epoch; `non-rel >= 90` and `rel >= 75` give the first update count (and "
+             "CPU-minutes, training and evaluation) where the run reached it. Updates/s: training updates per "
+             "CPU-second, one thread. Answer priors: non-relational ~50 %, relational ~45 %.", "",
+             "| name | kind | seed | hidden | images/batch | overrides | updates | CPU-min | updates/s | non-rel | "
+             "rel | closest | furthest | count | non-rel >= 90 | rel >= 75 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        final = row["final"]
+        overrides = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "-"
+        lines.append(f"| {row['name']} | {row['kind']} | {row['seed']} | {row['hidden']} | {row['images_per_batch']} "
+                     f"| {overrides} | {row['steps']:,} | {row['cpu_seconds'] / 60:.1f} | "
+                     f"{row['steps_per_cpu_second']:.1f} | {final['non_relational']:.1f} | {final['relational']:.1f} "
+                     f"| {final['closest']:.1f} | {final['furthest']:.1f} | {final['count']:.1f} | "
+                     f"{first_step(row, 'non_relational', 90)} | {first_step(row, 'relational', 75)} |")
+    path = out_dir() / "sortofclevr_sweep.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def save(rows: list[dict]) -> None:
+    out_dir().mkdir(parents=True, exist_ok=True)
+    temporary = json_path().with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(rows, indent=1) + "\n")
+    temporary.replace(json_path())
+    write_table(rows)
+
+
+def parse_set(items: list[str]) -> dict:
+    overrides = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if not key or not _:
+            raise SystemExit(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[key] = value
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", default="", help="comma-separated names of RUNS")
+    parser.add_argument("--name", help="a run of your own: its name (with --kind and --set)")
+    parser.add_argument("--kind", default="rn", choices=KINDS)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a quick setting")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="default: the quick profile's (1,000 updates each)")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--table", action="store_true", help="only rewrite the markdown from the JSON")
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)  # tests write elsewhere
+    args = parser.parse_args(argv)
+    OUT["dir"] = args.out
+    torch.set_num_threads(1)
+    if args.list:
+        for name, (kind, overrides) in RUNS.items():
+            print(f"{name:>22}: {kind:<6} {overrides}")
+        return
+    if args.table:
+        print(f"wrote {write_table(load_rows())}")
+        return
+    todo = [(name, *RUNS[name]) for name in filter(None, args.runs.split(","))]
+    if args.name:
+        todo.append((args.name, args.kind, parse_set(args.set)))
+    for name, kind, overrides in todo:
+        cfg = dict(profiles.get("sortofclevr", BASE), **overrides)
+        epochs = args.epochs if args.epochs is not None else cfg["epochs"]
+        key = (name, kind, args.seed, epochs, profiles.settings_hash(cfg))
+        rows = load_rows()
+        if any((r["name"], r["kind"], r["seed"], r["epochs"], r["settings_hash"]) == key for r in rows):
+            print(f"{name} seed {args.seed}: already in {json_path()}, skipped")
+            continue
+        row = run(name, kind, overrides, args.seed, args.epochs)
+        rows = load_rows() + [row]
+        save(rows)
+        print(f"{name}: {row['steps']:,} updates in {row['cpu_seconds'] / 60:.1f} CPU-minutes "
+              f"({row['steps_per_cpu_second']:.1f} updates/s); wrote {json_path()}")
+
+
+if __name__ == "__main__":
+    main()
