@@ -256,6 +256,21 @@ def update_readme(profile: str, summary: Path, notebooks: list[str]) -> list[str
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line. The profile (and, with --jobs, the thread variables) reach the notebooks' kernels through
+    the environment; they are restored afterwards, so calling ``main`` from Python (e.g. in tests) leaks nothing
+    into later code (a leaked ``SRN_PROFILE=long`` once made a test session train the long models)."""
+    saved = {name: os.environ.get(name) for name in ("SRN_PROFILE", *THREAD_VARIABLES)}
+    try:
+        return _main(argv)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default=None, help=f"one of {', '.join(profiles.PROFILES)} (default: $SRN_PROFILE or quick)")
     parser.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 00,03")

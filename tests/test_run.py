@@ -1,5 +1,6 @@
 """The papermill batch runner: a broken notebook is named, the others still run, the exit status says so."""
 import json
+import os
 
 import nbformat
 import pytest
@@ -177,6 +178,8 @@ def test_a_notebook_whose_experiment_lacks_the_profile_is_skipped_and_named(isol
     folder.mkdir()
     write_notebook(folder / "00_no_long.ipynb", "raise RuntimeError('must not run')")
     write_notebook(folder / "01_has_long.ipynb", "assert profile == 'long', profile")
+    monkeypatch.setenv("SRN_PROFILE", "smoke")
     assert run.main(["--profile", "long", "--notebooks", str(folder)]) == 0
+    assert os.environ["SRN_PROFILE"] == "smoke"  # the runner's profile does not leak into later tests
     assert "00_no_long: skipped, its experiment 'responsibility' has no 'long' settings" in capsys.readouterr().out
     assert {p.name for p in (isolated_home / "runs" / "long").iterdir()} == {"01_has_long.ipynb"}
