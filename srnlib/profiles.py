@@ -89,24 +89,29 @@ SETTINGS: dict[str, dict[str, dict]] = {
                       weight_decay={"rn": 1e-4, "rn_srn": 1e-4, "rn_grn": 5e-6}),
     },
     # Notebook 03: Sort-of-CLEVR (Section 3.1). paper follows the paper: 100k/1k/1k images, 50 epochs, g and f 256
-    # wide, 5 inner steps, robustness 200 x 720 and 1,000 x 720, 5 seeds. quick is sized for ~14 minutes of one CPU
-    # thread: g and f 32 wide (the 625-pair g costs ~1.6 s per batch at 256), each batch 6 images x all 10 of their
-    # questions (share_images: the conv stem and the refiner run once per image), 6 epochs (6,000 steps), lr 1e-3,
-    # a small Figure 4 decoder. That is still the very start of Sort-of-CLEVR training: the RN stays at the answer
-    # priors for all 6,000 steps (so it is "robust" wherever a constant answer is right) and RN + SRN only begins to
-    # learn (furthest 64 %); widths 32/64, lr 1e-4..3e-3, batches of 6..32 images and no dropout were tried (on the
-    # validation set) without the RN leaving the priors in the first 1,000-1,500 steps.
+    # wide, 5 inner steps, robustness 200 x 720 and 1,000 x 720, 5 seeds. quick (~9 CPU-minutes for the RN, one
+    # thread) uses the settings of scripts/sortofclevr_sweep.py that left the answer priors soonest
+    # (results/sweeps/sortofclevr_sweep.md): g and f 64 wide with He init and the mean over the 625 pairs (the RN's
+    # sum divided by a constant), no dropout, Adam 3e-3 with a 300-update warm-up and a cosine decay, and batches
+    # of 30 images x 2 questions (share_images: the same g work as 6 x 10, five times the images for the conv
+    # stem), 6,000 updates. The old quick (width 32, PyTorch's init, the sum, dropout 0.5, lr 1e-3, 6 x 10) stayed
+    # at the answer priors (non-relational 51 %, relational 46 %). These settings reach the scene-level statistics
+    # (validation relational 70 %: count 82 %, closest/furthest 60-68 %) but only begin to pick out the queried
+    # object (non-relational 60 %): still short of the paper's accuracy, so the robustness numbers at quick say
+    # little. The same head on state descriptions (true objects as vectors) learns non-relational questions to 97 %
+    # in 2,000 updates, so the slow part is the conv stem's perception, not the head.
     "sortofclevr": {
         "smoke": dict(train_images=64, val_images=16, test_images=16, questions_per_image=4, epochs=1, batch_size=32,
                       hidden=16, share_images=True, lr=1e-3, embed_dim=32, agg_hidden=64, inner_steps=2, inner_lr=0.5,
                       inner_grad_clip=None, robust_positions=2, robust_angles=4, robust_images=3, n_seeds=1,
                       recon_images=16, recon_epochs=1, recon_channels=(8, 8, 8, 8), recon_lr=1e-3,
                       recon_batch_size=8),
-        "quick": dict(train_images=6_000, val_images=300, test_images=500, questions_per_image=10, epochs=6,
-                      batch_size=60, hidden=32, share_images=True, lr=1e-3, embed_dim=64, agg_hidden=64,
-                      inner_steps=5, inner_lr=0.5, inner_grad_clip=None, robust_positions=40, robust_angles=72,
-                      robust_images=100, n_seeds=1, recon_images=256, recon_epochs=3,
-                      recon_channels=(16, 16, 8, 8), recon_lr=3e-3, recon_batch_size=4),
+        "quick": dict(train_images=30_000, val_images=1_500, test_images=2_500, questions_per_image=2, epochs=6,
+                      batch_size=60, hidden=64, share_images=True, lr=3e-3, warmup_steps=300, init="he",
+                      aggregate="mean", dropout=0.0, embed_dim=64, agg_hidden=64, inner_steps=5, inner_lr=0.5,
+                      inner_grad_clip=None, robust_positions=40, robust_angles=72, robust_images=100, n_seeds=1,
+                      recon_images=256, recon_epochs=3, recon_channels=(16, 16, 8, 8), recon_lr=3e-3,
+                      recon_batch_size=4),
         "paper": dict(train_images=100_000, val_images=1_000, test_images=1_000, questions_per_image=20, epochs=50,
                       batch_size=64, hidden=256, share_images=False, lr=1e-4, embed_dim=128, agg_hidden=512,
                       inner_steps=5, inner_lr=0.5, inner_grad_clip=None, robust_positions=200, robust_angles=720,

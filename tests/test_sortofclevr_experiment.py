@@ -99,19 +99,19 @@ def test_the_learning_rate_warms_up_per_update_and_decays_to_zero():
     assert experiment.warmup_cosine(500, 0, 1000) == pytest.approx(0.5)
     assert experiment.warmup_cosine(1000, 100, 1000) == pytest.approx(0.0)
     weight = nn.Parameter(torch.ones(1))
-    optimizer = torch.optim.Adam([weight], lr=1.0)
+    optimizer = torch.optim.Adam([weight], lr=1e-2)
     seen = []
     step = experiment.scheduled(lambda model, batch: seen.append(optimizer.param_groups[0]["lr"]) or
-                                (weight ** 2).sum(), optimizer, 1e-2, warmup_steps=4, total_steps=8)
+                                (weight ** 2).sum(), optimizer, warmup_steps=4, total_steps=8)
     for _ in range(3):
         loss = step(None, None)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     resumed = torch.optim.Adam([weight], lr=1.0)
-    resumed.load_state_dict(optimizer.state_dict())  # the schedule reads the update count from the saved state
+    resumed.load_state_dict(optimizer.state_dict())  # the update count and base_lr come back with the saved state
     assert experiment.optimizer_steps(resumed) == 3
-    experiment.scheduled(lambda model, batch: seen.append(resumed.param_groups[0]["lr"]), resumed, 1e-2, 4, 8)(None, None)
+    experiment.scheduled(lambda model, batch: seen.append(resumed.param_groups[0]["lr"]), resumed, 4, 8)(None, None)
     assert seen == pytest.approx([1e-2 * experiment.warmup_cosine(t, 4, 8) for t in range(4)])
 
 
@@ -139,3 +139,13 @@ def test_the_state_description_head_learns_a_tiny_task_in_seconds(isolated_home)
     model, history = experiment.load_or_train_state(srnlib.profiles.Settings(cfg), epochs=8)
     assert len(history) == 8 and {"val_non_relational", "val_relational"} <= set(history[0])
     assert history[-1]["train_loss"] < history[0]["train_loss"]
+
+
+def test_the_conv_stem_can_learn_slower_than_the_head():
+    cfg = {"lr": 1e-3, "hidden": 8}
+    model = srnlib.sortofclevr.models.build_model("rn", cfg)
+    assert len(experiment.parameter_groups(model, cfg)) == 1
+    groups = experiment.parameter_groups(model, dict(cfg, stem_lr=0.1))
+    assert [g["lr"] for g in groups] == pytest.approx([1e-4, 1e-3])
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    assert {id(p) for p in groups[0]["params"]} == {id(p) for p in model.objects.parameters()}
