@@ -136,6 +136,18 @@ SETTINGS: dict[str, dict[str, dict]] = {
 }
 
 
+# Sort-of-CLEVR's candidate for a `long` profile (<= 6 CPU-hours per model, one thread), not yet a profile name: the
+# quick settings (see notebook 03's comment above) on 100,000 training images (the paper's count) x 2 questions,
+# 50 epochs = 166,700 updates (the RN measured 11.7 updates per CPU-second at these widths and batches: ~4 CPU-hours
+# plus evaluation; RN + SRN not measured), robustness 200 x 360 and 300 x 360, a larger Figure 4 decoder set.
+SORTOFCLEVR_LONG = dict(train_images=100_000, val_images=1_500, test_images=2_500, questions_per_image=2, epochs=50,
+                        batch_size=60, hidden=64, share_images=True, lr=3e-3, warmup_steps=300, init="he",
+                        aggregate="mean", dropout=0.0, embed_dim=64, agg_hidden=64, inner_steps=5, inner_lr=0.5,
+                        inner_grad_clip=None, robust_positions=200, robust_angles=360, robust_images=300, n_seeds=1,
+                        recon_images=1_000, recon_epochs=5, recon_channels=(16, 16, 8, 8), recon_lr=3e-3,
+                        recon_batch_size=4)
+
+
 class Settings(dict):
     """A dict of settings that also reads as attributes: ``cfg["epochs"] == cfg.epochs``."""
 
