@@ -140,18 +140,22 @@ def first_step(row: dict, key: str, level: float) -> str:
 
 def write_table(rows: list[dict]) -> Path:
     lines = ["# Sort-of-CLEVR: short training runs", "",
-             "Written by `scripts/sortofclevr_sweep.py` from `sortofclevr_sweep.json` (one row per run; the "
-             "settings are the `quick` profile's plus the overrides). Validation accuracy (300 images x 10 "
-             "questions) after the last epoch; `non-rel >= 90` and `rel >= 75` give the first update count (and "
-             "CPU-minutes, training and evaluation) where the run reached it. Updates/s: training updates per "
-             "CPU-second, one thread. Answer priors: non-relational ~50 %, relational ~45 %.", "",
-             "| name | kind | seed | hidden | images/batch | overrides | updates | CPU-min | updates/s | non-rel | "
-             "rel | closest | furthest | count | non-rel >= 90 | rel >= 75 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "Written by `scripts/sortofclevr_sweep.py` from `sortofclevr_sweep.json` (one row per run, with its "
+             "full settings). `overrides` change the base profile's settings: `quick (before this sweep)` is the "
+             "quick profile of width 32 and 6 images x 10 questions per batch, `quick` the current one (width 64, "
+             "He init, mean over pairs, Adam 3e-3 with warm-up, 30 images x 2 questions). Validation accuracy "
+             "after the last epoch (300 images x 10 questions or 1,500 x 2); `non-rel >= 90` and `rel >= 75` give "
+             "the first update count (and CPU-minutes, training and evaluation) where the run reached it. "
+             "Updates/s: training updates per CPU-second, one thread. Answer priors: non-relational ~50 %, "
+             "relational ~45 %.", "",
+             "| name | kind | base | seed | hidden | images/batch | overrides | updates | CPU-min | updates/s | "
+             "non-rel | rel | closest | furthest | count | non-rel >= 90 | rel >= 75 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         final = row["final"]
         overrides = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "-"
-        lines.append(f"| {row['name']} | {row['kind']} | {row['seed']} | {row['hidden']} | {row['images_per_batch']} "
+        lines.append(f"| {row['name']} | {row['kind']} | {row.get('base', 'quick')} | {row['seed']} | {row['hidden']} | "
+                     f"{row['images_per_batch']} "
                      f"| {overrides} | {row['steps']:,} | {row['cpu_seconds'] / 60:.1f} | "
                      f"{row['steps_per_cpu_second']:.1f} | {final['non_relational']:.1f} | {final['relational']:.1f} "
                      f"| {final['closest']:.1f} | {final['furthest']:.1f} | {final['count']:.1f} | "

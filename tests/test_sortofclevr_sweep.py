@@ -29,7 +29,7 @@ def test_the_sweep_appends_one_row_per_run_with_its_curve_and_skips_a_repeat(iso
     assert {"non_relational", "relational", "furthest", "cpu_seconds"} <= set(rows[1]["final"])
     assert rows[1]["cpu_seconds"] >= rows[1]["train_cpu_seconds"] > 0
     table = (out / "sortofclevr_sweep.md").read_text()
-    assert "| state | state | 0 | 8 |" in table and "| pixels | rn | 0 |" in table
+    assert "| state | state | smoke | 0 | 8 |" in table and "| pixels | rn | smoke | 0 |" in table
     sweep.main(["--name", "state", "--kind", "state", "--set", "hidden=8", "--set", "init='he'"] + args)
     assert "already in" in capsys.readouterr().out
     assert len(json.loads((out / "sortofclevr_sweep.json").read_text())) == 2
