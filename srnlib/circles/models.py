@@ -54,6 +54,12 @@ def _check_channels(channels, name: str) -> tuple:
     return check_ints(channels, name, 1)
 
 
+def _check_elements(elements, d: int) -> None:
+    if not torch.is_tensor(elements) or elements.dim() != 3 or elements.shape[-1] != d:
+        shape = tuple(elements.shape) if torch.is_tensor(elements) else type(elements).__name__
+        raise ValueError(f"elements must have shape (B, n, {d}), got {shape}")
+
+
 def _check_images(images) -> None:
     if not torch.is_tensor(images):
         raise TypeError(f"images must be a torch.Tensor (B, 3, 64, 64), got {type(images).__name__}")
@@ -140,9 +146,7 @@ class SetDecoder(nn.Module):
     def forward(self, elements: torch.Tensor):
         """elements (B, n, d) -> (reconstruction (B, 3, 64, 64), element images (B, n, 3, 64, 64),
         weights (B, n, 3 or 1, 64, 64))."""
-        if not torch.is_tensor(elements) or elements.dim() != 3 or elements.shape[-1] != self.d:
-            shape = tuple(elements.shape) if torch.is_tensor(elements) else type(elements).__name__
-            raise ValueError(f"elements must have shape (B, n, {self.d}), got {shape}")
+        _check_elements(elements, self.d)
         batch, n, _ = elements.shape
         hidden = self.project(elements.reshape(batch * n, self.d))
         decoded = self.deconv(hidden.view(batch * n, self.channels[0], self.start, self.start))
@@ -184,9 +188,7 @@ class BroadcastDecoder(nn.Module):
     def forward(self, elements: torch.Tensor):
         """elements (B, n, d) -> (reconstruction (B, 3, 64, 64), element images (B, n, 3, 64, 64),
         weights (B, n, 3 or 1, 64, 64))."""
-        if not torch.is_tensor(elements) or elements.dim() != 3 or elements.shape[-1] != self.d:
-            shape = tuple(elements.shape) if torch.is_tensor(elements) else type(elements).__name__
-            raise ValueError(f"elements must have shape (B, n, {self.d}), got {shape}")
+        _check_elements(elements, self.d)
         batch, n, _ = elements.shape
         position = self.position(self.coordinates.flatten(1).T).T.view(1, self.hidden, IMAGE_SIZE, IMAGE_SIZE)
         hidden = torch.relu(self.element(elements.reshape(batch * n, self.d))[:, :, None, None] + position)
