@@ -102,7 +102,8 @@ SETTINGS: dict[str, dict[str, dict]] = {
     # in 2,000 updates, so the slow part is the conv stem's perception, not the head.
     "sortofclevr": {
         "smoke": dict(train_images=64, val_images=16, test_images=16, questions_per_image=4, epochs=1, batch_size=32,
-                      hidden=16, share_images=True, lr=1e-3, embed_dim=32, agg_hidden=64, inner_steps=2, inner_lr=0.5,
+                      hidden=16, share_images=True, lr=1e-3, warmup_steps=0, init="default", aggregate="sum",
+                      dropout=0.5, embed_dim=32, agg_hidden=64, inner_steps=2, inner_lr=0.5,
                       inner_grad_clip=None, robust_positions=2, robust_angles=4, robust_images=3, n_seeds=1,
                       recon_images=16, recon_epochs=1, recon_channels=(8, 8, 8, 8), recon_lr=1e-3,
                       recon_batch_size=8),
@@ -113,7 +114,8 @@ SETTINGS: dict[str, dict[str, dict]] = {
                       recon_images=256, recon_epochs=3, recon_channels=(16, 16, 8, 8), recon_lr=3e-3,
                       recon_batch_size=4),
         "paper": dict(train_images=100_000, val_images=1_000, test_images=1_000, questions_per_image=20, epochs=50,
-                      batch_size=64, hidden=256, share_images=False, lr=1e-4, embed_dim=128, agg_hidden=512,
+                      batch_size=64, hidden=256, share_images=False, lr=1e-4, warmup_steps=0, init="default",
+                      aggregate="sum", dropout=0.5, embed_dim=128, agg_hidden=512,
                       inner_steps=5, inner_lr=0.5, inner_grad_clip=None, robust_positions=200, robust_angles=720,
                       robust_images=1_000, n_seeds=5, recon_images=10_000, recon_epochs=50,
                       recon_channels=(32, 32, 16, 16), recon_lr=1e-3, recon_batch_size=32),
