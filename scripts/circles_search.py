@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in names if name not in GRID]
     if not names or unknown:
         parser.error(f"--runs takes names of the grid ({', '.join(GRID)}), got {args.runs!r}")
-    torch.set_num_threads(int(__import__("os").environ.get("OMP_NUM_THREADS", "1")))
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     for name in names:
         _, cfg = settings_of(name, args.profile)
         if args.profile != BASE:
