@@ -54,6 +54,11 @@ def _check_channels(channels, name: str) -> tuple:
     return check_ints(channels, name, 1)
 
 
+def _check_attention(attention) -> None:
+    if attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+
+
 def _check_elements(elements, d: int) -> None:
     if not torch.is_tensor(elements) or elements.dim() != 3 or elements.shape[-1] != d:
         shape = tuple(elements.shape) if torch.is_tensor(elements) else type(elements).__name__
@@ -133,8 +138,7 @@ class SetDecoder(nn.Module):
         if start * 2 ** len(channels) != IMAGE_SIZE:
             raise ValueError(f"start * 2 ** len(channels) must be {IMAGE_SIZE}, got start={start}, "
                              f"{len(channels)} transposed convolutions")
-        if attention not in ATTENTIONS:
-            raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+        _check_attention(attention)
         self.attention = attention
         hidden = channels[0] * start * start
         self.project = nn.Sequential(nn.Linear(d, hidden), nn.BatchNorm1d(hidden), nn.ReLU())
@@ -171,8 +175,7 @@ class BroadcastDecoder(nn.Module):
     def __init__(self, d: int, hidden: int = 32, attention: str = "rgb"):
         super().__init__()
         self.d, self.hidden = _positive_int(d, "d"), _positive_int(hidden, "hidden")
-        if attention not in ATTENTIONS:
-            raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+        _check_attention(attention)
         self.attention = attention
         self.element = nn.Linear(d, hidden)
         self.position = nn.Linear(3, hidden, bias=False)
@@ -207,8 +210,7 @@ def mix_elements(decoded: torch.Tensor, attention: str = "rgb"):
     ``weights * sigmoid(outputs)`` and the reconstruction their sum, clamped to [0, 1] as in the authors' code.
     "logit": channel 4 is the logit of one weight per pixel, shared by the sigmoid RGB of channels 1-3.
     """
-    if attention not in ATTENTIONS:
-        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+    _check_attention(attention)
     channels = 3 if attention == "rgb" else 4
     if not torch.is_tensor(decoded) or decoded.dim() != 5 or decoded.shape[2] != channels:
         shape = tuple(decoded.shape) if torch.is_tensor(decoded) else type(decoded).__name__
