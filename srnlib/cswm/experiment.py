@@ -46,9 +46,11 @@ def contrastive_step(model: nn.Module, batch) -> torch.Tensor:
     return model.contrastive_loss(observations, actions, next_observations)
 
 
-def load_or_train(kind: str, game: str, objects: int, cfg, seed: int = 0, retrain: bool = False, device=None):
+def load_or_train(kind: str, game: str, objects: int, cfg, seed: int = 0, retrain: bool = False, device=None,
+                  evaluate=None):
     """The C-SWM (``kind`` "cswm") or C-SWM+SRN ("srn") world model with K = ``objects`` slots for ``game``,
-    trained with Adam and a cosine schedule; cached by (game, K, profile, seed, settings). -> (model, history)."""
+    trained with Adam and a cosine schedule; cached by (game, K, profile, seed, settings). -> (model, history).
+    ``evaluate(model) -> dict`` (optional) is run after every epoch and its numbers kept in the history."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     train_set, _ = data(game, cfg)
@@ -59,7 +61,7 @@ def load_or_train(kind: str, game: str, objects: int, cfg, seed: int = 0, retrai
     history = fit(model, optimizer, train_set, contrastive_step, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                   seed=seed, device=device, on_epoch_start=cosine_lr(optimizer, cfg["epochs"]), retrain=retrain,
                   checkpoint=checkpoint_path(EXPERIMENT, cfg["profile"], seed, settings, f"{game}_{kind}_k{objects}"),
-                  desc=f"{game} {kind} K={objects}", settings=settings)
+                  desc=f"{game} {kind} K={objects}", settings=settings, evaluate=evaluate)
     return model, history
 
 
