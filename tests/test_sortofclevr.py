@@ -158,6 +158,22 @@ def test_same_seed_same_data_other_seed_other_data():
     assert not np.array_equal(first.objects, other.objects) and not torch.equal(first.images, other.images)
 
 
+def test_data_is_split_by_idea_and_keeps_every_name_importable_from_data():
+    from srnlib import sortofclevr
+    from srnlib.sortofclevr import questions, rendering, robustness, scene
+    owners = {scene: ("IMAGE_SIZE", "COLOUR_NAMES", "check_objects", "sample_objects"),
+              questions: ("ANSWER_NAMES", "CATEGORY_NAMES", "FURTHEST_Q", "encode_questions", "answer",
+                          "sample_questions"),
+              rendering: ("PALETTE", "render", "render_labels", "labels_to_images"),
+              robustness: ("rotate", "translate", "shift_inside", "sample_easy", "EasyQuestions")}
+    for module, names in owners.items():
+        for name in names:
+            assert getattr(soc, name) is getattr(module, name), (module.__name__, name)
+    for name in sortofclevr.__all__:
+        assert hasattr(sortofclevr, name), name
+    assert callable(sortofclevr.render) and callable(sortofclevr.generate)  # the function, not a module of that name
+
+
 # ------------------------------------------------------------------------------------------------------- cache
 def test_dataset_matches_generate_and_cache_is_reused(tmp_path):
     dataset = soc.SortOfClevrDataset(12, seed=4, questions_per_image=6, cache_dir=tmp_path)

@@ -1,5 +1,8 @@
 """The Sort-of-CLEVR experiment (Section 3.1): data (generator, answers, rendering, robustness transformations).
 
+    srnlib.sortofclevr.data: generate and the cached Dataset, built from scene (object tables), questions (questions
+    and answer), rendering and robustness; their names are importable from data and from here.
+
     srnlib.sortofclevr.generate(n, seed=0, questions_per_image=20) -> SortOfClevr(images (n, 3, 75, 75),
         objects (n, 6, 4), questions (n, q, 11), answers (n, q), categories (n, q))
     srnlib.sortofclevr.answer(objects, questions)      the one function computing answers from object tables
