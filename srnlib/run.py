@@ -6,7 +6,7 @@
     python -m srnlib.run --profile quick --jobs 2        # notebooks in parallel processes
     python -m srnlib.run --profile quick --report-only   # rebuild the summary from results/ without running
     python -m srnlib.run --profile quick --strict        # also fail when a paper's claim does not hold
-    python -m srnlib.run --profile quick --report-only --update-readme   # maintainers: refresh README.md
+    python -m srnlib.run --profile quick --report-only --update-readme   # maintainers: refresh README + docs
 
 A notebook that errors makes the exit status non-zero; a claim that does not hold (each notebook records its claims
 as true/false in its results' ``claims``) is shown as ✗ in the summary and printed, and is an error only with
@@ -16,8 +16,8 @@ Executed copies go to ``runs/<profile>/`` (git-ignored). A failing notebook is n
 error; the other notebooks still run and the exit status is non-zero. Afterwards ``results/SUMMARY.<profile>.md``
 (and ``.json``) puts every ``results/<notebook>.<profile>.json`` beside the paper's numbers. A run writes under
 ``results/`` (and ``runs/``, ``figures/``, ``checkpoints/``) only: ``--update-readme``, a maintainer's step, also
-rewrites the README's notebooks x profiles table from every results JSON and, at ``quick``, its results section
-from the summary.
+rewrites the README's notebooks x profiles table from every results JSON and, at ``quick``, the results section of
+``docs/results.md`` from the summary.
 """
 from __future__ import annotations
 
@@ -210,6 +210,8 @@ def failed_claims(profile: str, runs: list[NotebookRun]) -> list[tuple[str, int,
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 EFFECTS_START, EFFECTS_END = "<!-- effects:start -->", "<!-- effects:end -->"
+EFFECTS_PAGE = "README.md"  # the notebooks x profiles table, on the README's first screen
+RESULTS_PAGE = "docs/results.md"  # the quick results section, one heading level below the page's "# Results"
 
 
 def all_results(folder: Path) -> list[dict]:
@@ -232,26 +234,30 @@ def _between(text: str, start: str, end: str, body: str) -> str | None:
     return f"{head}{start}\n{body}{end}{rest.split(end, 1)[1]}"
 
 
-def update_readme(profile: str, summary: Path, notebooks: list[str]) -> list[str]:
-    """The maintainer's ``--update-readme``: the README's notebooks x profiles table (between the effects
-    markers) from every results JSON, and at ``quick`` its results section (between the results markers) from
-    ``summary``. Returns what was rewritten ("effects", "results"); a README without the markers is left alone."""
-    readme = paths.repo_root() / "README.md"
-    if not readme.exists():
-        return []
-    text, done = readme.read_text(), []
-    table = report.effect_table(notebooks, all_results(paths.results_dir()))
-    updated = _between(text, EFFECTS_START, EFFECTS_END, "\n".join(table) + "\n")
+def _rewrite(page: Path, start: str, end: str, body: str) -> bool:
+    """Replace what lies between the markers in ``page``; False (and the page left alone) without the page or them."""
+    if not page.exists():
+        return False
+    updated = _between(page.read_text(), start, end, body)
     if updated is not None:
-        text, done = updated, done + ["effects"]
-    if profile == "quick":  # nest the summary's headings under the README's "## Results"
-        body = "\n".join("##" + line if line.startswith("#") else line
+        page.write_text(updated)
+    return updated is not None
+
+
+def update_readme(profile: str, summary: Path, notebooks: list[str]) -> list[str]:
+    """The maintainer's ``--update-readme``: the notebooks x profiles table in ``README.md`` (between the effects
+    markers) from every results JSON, and at ``quick`` the results section of ``docs/results.md`` (between the
+    results markers) from ``summary``. Returns what was rewritten ("effects", "results"); a page without its
+    markers is left alone."""
+    root, done = paths.repo_root(), []
+    table = report.effect_table(notebooks, all_results(paths.results_dir()))
+    if _rewrite(root / EFFECTS_PAGE, EFFECTS_START, EFFECTS_END, "\n".join(table) + "\n"):
+        done.append("effects")
+    if profile == "quick":  # nest the summary's headings under the page's "# Results"
+        body = "\n".join("#" + line if line.startswith("#") else line
                          for line in summary.read_text().splitlines()) + "\n"
-        updated = _between(text, README_START, README_END, body)
-        if updated is not None:
-            text, done = updated, done + ["results"]
-    if done:
-        readme.write_text(text)
+        if _rewrite(root / RESULTS_PAGE, README_START, README_END, body):
+            done.append("results")
     return done
 
 
@@ -282,7 +288,8 @@ def _main(argv: list[str] | None = None) -> int:
                         help="also exit non-zero when a notebook ran but one of its claims does not hold")
     parser.add_argument("--update-readme", action="store_true",
                         help="maintainers: also rewrite README.md's notebooks x profiles table from every results "
-                             "JSON and, at quick, its results section (a plain run never touches the README)")
+                             "JSON and, at quick, the results section of docs/results.md (a plain run never "
+                             "touches the README or docs/)")
     args = parser.parse_args(argv)
     try:
         profile = profiles.resolve(args.profile)
@@ -335,7 +342,9 @@ def _main(argv: list[str] | None = None) -> int:
 
 def _update_readme(profile: str, summary: Path, folder: Path | None) -> None:
     notebooks = [path.stem for path in find_notebooks(folder or paths.notebooks_dir())]  # all rows, even with --only
-    print("README.md rewritten:", ", ".join(update_readme(profile, summary, notebooks)) or "nothing (no markers)")
+    done = update_readme(profile, summary, notebooks)
+    pages = {"effects": f"{EFFECTS_PAGE} (notebooks x profiles table)", "results": f"{RESULTS_PAGE} (quick results)"}
+    print("rewritten:", ", ".join(pages[name] for name in done) or "nothing (no markers)")
 
 
 def _report(run: NotebookRun, bar) -> None:

@@ -50,20 +50,27 @@ def test_unknown_profile_is_rejected_before_running_anything(notebooks):
         run.main(["--profile", "huge", "--notebooks", str(notebooks)])
 
 
-README = ("intro\n<!-- effects:start -->\nold table\n<!-- effects:end -->\nmiddle\n"
-          "<!-- results:start -->\nold results\n<!-- results:end -->\nend\n")
+README = "intro\n<!-- effects:start -->\nold table\n<!-- effects:end -->\nend\n"
+RESULTS_PAGE = "# Results\n\nprose\n<!-- results:start -->\nold results\n<!-- results:end -->\nafter\n"
 
 
-def test_a_run_writes_results_only_and_never_the_readme(notebooks, isolated_home):
-    (isolated_home / "README.md").write_text(README)
+def write_pages(home):
+    (home / "README.md").write_text(README)
+    (home / "docs").mkdir()
+    (home / "docs" / "results.md").write_text(RESULTS_PAGE)
+
+
+def test_a_run_writes_results_only_and_never_the_readme_or_docs(notebooks, isolated_home):
+    write_pages(isolated_home)
     assert run.main(["--profile", "quick", "--notebooks", str(notebooks), "--only", "00"]) == 0
     assert run.main(["--profile", "quick", "--notebooks", str(notebooks), "--report-only"]) == 0
     assert (isolated_home / "README.md").read_text() == README
+    assert (isolated_home / "docs" / "results.md").read_text() == RESULTS_PAGE
     assert (isolated_home / "results" / "00_fine.quick.json").exists()
 
 
-def test_update_readme_rewrites_the_effect_table_and_the_quick_results(notebooks, isolated_home):
-    (isolated_home / "README.md").write_text(README)
+def test_update_readme_rewrites_the_readme_effect_table_and_the_quick_results_page(notebooks, isolated_home, capsys):
+    write_pages(isolated_home)
     folder = isolated_home / "results"
     folder.mkdir()
     for name, claims in [("00_fine.smoke.json", {}), ("00_fine.quick.json", {"SRN wins": True}),
@@ -72,13 +79,29 @@ def test_update_readme_rewrites_the_effect_table_and_the_quick_results(notebooks
                                                "seeds": [1 if "seed1" in name else 0], "claims": claims}))
     assert run.main(["--profile", "smoke", "--notebooks", str(notebooks), "--report-only", "--update-readme"]) == 0
     text = (isolated_home / "README.md").read_text()
-    assert "old table" not in text and "old results" in text  # the results section holds the quick summary only
+    assert "old table" not in text
     assert "| `00_fine` | – | not checked | ✗ (1 of 2 seeds) | not run | not run |" in text
     assert "| `02_fine_too` | – | not run | not run | not run | not run |" in text  # every notebook, run or not
+    assert (isolated_home / "docs" / "results.md").read_text() == RESULTS_PAGE  # it holds the quick summary only
     assert run.main(["--profile", "quick", "--notebooks", str(notebooks), "--report-only", "--update-readme"]) == 0
+    out = capsys.readouterr().out
+    assert "rewritten: README.md (notebooks x profiles table), docs/results.md (quick results)" in out
+    page = (isolated_home / "docs" / "results.md").read_text()
+    # the summary's headings sit one level below the page's "# Results"
+    assert "old results" not in page and "\n## Results at the `quick` profile\n" in page
+    assert "\n### 00_fine (extra seed 1)\n" in page
+    assert page.startswith("# Results\n\nprose\n<!-- results:start -->\n")
+    assert page.endswith("<!-- results:end -->\nafter\n")
     text = (isolated_home / "README.md").read_text()
-    assert "old results" not in text and "#### 00_fine (extra seed 1)" in text
-    assert text.startswith("intro\n") and "\nmiddle\n" in text and text.endswith("end\n")
+    assert text.startswith("intro\n") and text.endswith("<!-- effects:end -->\nend\n") and "Results at" not in text
+
+
+def test_update_readme_leaves_pages_without_their_markers_alone(notebooks, isolated_home, capsys):
+    (isolated_home / "README.md").write_text("no markers\n")
+    assert run.main(["--profile", "quick", "--notebooks", str(notebooks), "--report-only", "--update-readme"]) == 0
+    assert (isolated_home / "README.md").read_text() == "no markers\n"
+    assert not (isolated_home / "docs").exists()
+    assert "rewritten: nothing (no markers)" in capsys.readouterr().out
 
 
 def test_parallel_jobs_give_the_same_verdicts(notebooks, isolated_home):
