@@ -6,8 +6,8 @@
 Trains the ``--kind`` model (baseline or srn) with the profile's settings except ``--epochs`` (and any ``--set``),
 through ``srnlib.circles.experiment.load_or_train``: its checkpoint is keyed by the settings (with the profile's
 own epochs it is notebook 01's checkpoint, otherwise one of its own), saved every epoch and resumed after a kill.
-Every ``--every`` epochs it scores Table 1 on the test set of those settings; the SRN also with 0 inner steps
-(decoding its own S0). Prints a markdown table and the final model's miscounts (``experiment.circle_sharing``,
+Every ``--every`` epochs (counted from the start, or from a resume) and after the last it scores Table 1 on the
+test set of those settings; the SRN also with 0 inner steps (decoding its own S0). Prints a markdown table and the final model's miscounts (``experiment.circle_sharing``,
 notebook 01's section 7), and writes both with the numbers to
 ``runs/curves/circles.<kind>.<profile>[.<key>-<value>...].seed<seed>.epochs<epochs>.json`` (git-ignored).
 Run the two kinds as two processes (``OMP_NUM_THREADS=1`` each) to use two cores.
@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     train_set, test_set = experiment.datasets(cfg)
     model, history = experiment.load_or_train(args.kind, cfg, args.seed, train_set=train_set,
                                               evaluate=scorer(args.kind, test_set, args.every))
+    if "success_1" not in history[-1]:  # the cadence restarts on resume: always score the final model
+        history[-1] = dict(history[-1], **scorer(args.kind, test_set, 1)(model))
     steps_per_epoch = -(-len(train_set) // cfg["batch_size"])
     history = [dict(record, steps=record["epoch"] * steps_per_epoch) for record in history]
     lines = table(args.kind, history)

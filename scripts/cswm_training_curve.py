@@ -7,8 +7,8 @@ it goes.
 Trains the ``--kind`` model (cswm or srn) with K = ``--objects`` slots on ``--game`` with the profile's settings
 except ``--epochs`` (and any ``--set``), through ``srnlib.cswm.experiment.load_or_train``: its checkpoint is keyed
 by the settings (with the profile's own epochs it is notebook 04's checkpoint), saved every epoch and resumed after
-a kill. Every ``--every`` epochs it scores Hits@1 and MRR after 1, 5 and 10 predicted steps on the evaluation
-episodes (identical target states de-duplicated), and prints a markdown table with the chance level (1 / the number
+a kill. Every ``--every`` epochs (counted from the start, or from a resume) and after the last it scores Hits@1
+and MRR after 1, 5 and 10 predicted steps on the evaluation episodes (identical target states de-duplicated), and prints a markdown table with the chance level (1 / the number
 of distinct target states). Writes the numbers to
 ``runs/curves/cswm.<game>.<kind>.k<K>.<profile>[.<key>-<value>...].seed<seed>.epochs<epochs>.json`` (git-ignored).
 Run two models as two processes (``OMP_NUM_THREADS=1`` each) to use two cores.
@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     _, evaluations = experiment.data(args.game, cfg)
     model, history = experiment.load_or_train(args.kind, args.game, args.objects, cfg, args.seed,
                                               evaluate=scorer(evaluations, args.every))
+    if "h1_1" not in history[-1]:  # the cadence restarts on resume: always score the final model
+        history[-1] = dict(history[-1], **scorer(evaluations, 1)(model))
     chance_h1 = chance(evaluations)
     lines = table(history, chance_h1)
     print("\n".join(lines))
