@@ -8,8 +8,8 @@ Trains the ``--kind`` model (cswm or srn) with K = ``--objects`` slots on ``--ga
 except ``--epochs`` (and any ``--set``), through ``srnlib.cswm.experiment.load_or_train``: its checkpoint is keyed
 by the settings (with the profile's own epochs it is notebook 04's checkpoint), saved every epoch and resumed after
 a kill. Every ``--every`` epochs (counted from the start, or from a resume) and after the last it scores Hits@1
-and MRR after 1, 5 and 10 predicted steps on the evaluation episodes (identical target states de-duplicated), and prints a markdown table with the chance level (1 / the number
-of distinct target states). Writes the numbers to
+and MRR after 1, 5 and 10 predicted steps on the evaluation episodes (identical target states de-duplicated),
+and prints a markdown table with the chance level (1 / the number of distinct target states). Writes the numbers to
 ``runs/curves/cswm.<game>.<kind>.k<K>.<profile>[.<key>-<value>...].seed<seed>.epochs<epochs>.json`` (git-ignored).
 Run two models as two processes (``OMP_NUM_THREADS=1`` each) to use two cores.
 """
