@@ -75,3 +75,40 @@ def test_circles_search_writes_one_row_per_run_and_compares_with_the_matching_ba
     assert "| srn-lr30 | inner_lr=30.0 | 0 |" in table
     assert search.main(["--profile", "smoke", "--runs", "baseline"]) == 0  # already there: skipped, not retrained
     assert len(json.loads((isolated_home / "runs" / "sweeps" / "circles_search.json").read_text())["runs"]) == 2
+
+
+def test_cswm_training_curve_scores_every_nth_epoch_and_always_the_last(isolated_home, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(SCRIPTS))  # it imports circles_training_curve's --set rules
+    curve = load("cswm_training_curve")
+    arguments = ["--game", "shapes", "--objects", "5", "--kind", "cswm", "--profile", "smoke", "--epochs", "3",
+                 "--every", "2"]
+    assert curve.main(arguments) == 0
+    written = json.loads((isolated_home / "runs" / "curves" / "cswm.shapes.cswm.k5.smoke.seed0.epochs3.json")
+                         .read_text())
+    scored = [record["epoch"] for record in written["history"] if "h1_10" in record]
+    assert scored == [2, 3]  # every 2nd epoch, and the last
+    assert {"h1_1", "mrr_1", "h1_5", "mrr_5", "mrr_10"} <= set(written["history"][-1])
+    distinct = written["chance_h1"]["10"]
+    assert 10.0 <= distinct <= 100.0  # 10 evaluation episodes at smoke: at most 10 distinct states
+    assert written["table"][-1].startswith("| chance |")
+    assert "| 3 |" in capsys.readouterr().out
+
+
+def test_cswm_long_trains_its_share_of_the_jobs_ships_them_and_skips_shipped_ones(isolated_home, monkeypatch,
+                                                                                   capsys):
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    long_run = load("cswm_long")
+    from srnlib import profiles
+    cfg = profiles.get("cswm", "smoke")
+    assert long_run.jobs(cfg) == [("shapes", 5, "cswm", 0), ("shapes", 5, "srn", 0)]
+    assert long_run.main(["--profile", "smoke", "--worker", "1", "--workers", "2", "--every", "1"]) == 0
+    manifests = list((isolated_home / "shipped" / "cswm").glob("*.json"))
+    assert [m.name.split(".")[0] for m in manifests] == ["shapes_srn_k5"]  # worker 1 of 2: the second job only
+    manifest = json.loads(manifests[0].read_text())
+    assert manifest["command"].endswith("--kind srn --profile smoke --epochs 1 --every 1 --seed 0")
+    assert {"h1_10", "mrr_10"} <= set(manifest["metrics"]) and manifest["optimizer_steps"] > 0
+    capsys.readouterr()
+    assert long_run.main(["--profile", "smoke", "--worker", "1", "--workers", "2"]) == 0
+    assert "already shipped" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        long_run.main(["--worker", "2", "--workers", "2"])

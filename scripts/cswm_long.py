@@ -1,0 +1,78 @@
+"""Train and ship notebook 04's models for one profile: every game x K x kind x seed, resumably, in any number of
+worker processes.
+
+    OMP_NUM_THREADS=1 nohup .venv/bin/python scripts/cswm_long.py --worker 0 --workers 2 [--profile long] &
+    OMP_NUM_THREADS=1 nohup .venv/bin/python scripts/cswm_long.py --worker 1 --workers 2 [--profile long] &
+
+The jobs (seed-major, so the first seeds of every model finish first) are split round-robin between the workers.
+Each job is ``scripts/cswm_training_curve.py`` with the profile's own epochs, so its checkpoint is exactly the one
+notebook 04 loads; it resumes after a kill from the last finished epoch. A finished job is shipped to
+``shipped/cswm/`` with a manifest (command, commit, settings hash, steps, CPU seconds, sha256, Hits@1 and MRR at 1,
+5 and 10 steps); a job already shipped is skipped. ``--no-ship`` only trains (the tests use it at ``smoke``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import cswm_training_curve
+from srnlib import paths, profiles, shipped
+from srnlib.cswm import experiment
+
+
+def jobs(cfg) -> list[tuple[str, int, str, int]]:
+    """[(game, K, kind, seed)] of the profile, seed-major."""
+    return [(game, objects, kind, seed) for seed in range(cfg["n_seeds"]) for game in cfg["games"]
+            for objects in cfg["objects"] for kind in experiment.KINDS]
+
+
+def checkpoint_of(game: str, objects: int, kind: str, seed: int, profile: str):
+    """The newest training checkpoint of the job (its name as ``load_or_train`` makes it), or None."""
+    found = sorted((paths.checkpoints_dir() / experiment.EXPERIMENT).glob(f"{game}_{kind}_k{objects}.{profile}."
+                                                                          f"seed{seed}.*.pt"),
+                   key=lambda path: path.stat().st_mtime)
+    return found[-1] if found else None
+
+
+def run_job(game: str, objects: int, kind: str, seed: int, profile: str, epochs: int, every: int, ship: bool) -> None:
+    existing = checkpoint_of(game, objects, kind, seed, profile)
+    if existing is not None and shipped.find_shipped(existing) is not None:
+        print(f"skip {existing.name}: already shipped", flush=True)
+        return
+    arguments = ["--game", game, "--objects", str(objects), "--kind", kind, "--profile", profile,
+                 "--epochs", str(epochs), "--every", str(every), "--seed", str(seed)]
+    started = time.process_time()
+    cswm_training_curve.main(arguments)
+    cpu_seconds = time.process_time() - started
+    if not ship:
+        return
+    checkpoint = checkpoint_of(game, objects, kind, seed, profile)
+    curve = paths.repo_root() / "runs" / "curves" / (f"cswm.{game}.{kind}.k{objects}.{profile}.seed{seed}."
+                                                     f"epochs{epochs}.json")
+    final = json.loads(curve.read_text())["history"][-1]
+    metrics = {key: round(value, 2) for key, value in final.items() if key.startswith(("h1_", "mrr_"))}
+    # cpu_seconds: this call's process time when it trained from scratch; after a resume, fit's per-epoch seconds
+    command = "OMP_NUM_THREADS=1 .venv/bin/python scripts/cswm_training_curve.py " + " ".join(arguments)
+    print(f"shipped {shipped.ship(checkpoint, command=command, metrics=metrics)} "
+          f"(this call: {cpu_seconds:.0f} CPU-s)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="long", choices=profiles.PROFILES)
+    parser.add_argument("--worker", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--every", type=int, default=5, help="score the evaluation set every this many epochs")
+    parser.add_argument("--no-ship", action="store_true", help="train only")
+    args = parser.parse_args(argv)
+    if not 0 <= args.worker < args.workers:
+        parser.error("--worker must be in 0 .. --workers - 1")
+    cfg = profiles.get("cswm", args.profile)
+    for job in jobs(cfg)[args.worker::args.workers]:
+        run_job(*job, profile=args.profile, epochs=cfg["epochs"], every=args.every, ship=not args.no_ship)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
