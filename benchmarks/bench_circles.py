@@ -15,6 +15,7 @@ import torch
 
 from srnlib import profiles
 from srnlib.circles import data, experiment, models
+from srnlib.config import CirclesConfig
 
 
 def generator_rate(chunks: int = 5, chunk: int = 1000) -> float:
@@ -27,16 +28,16 @@ def generator_rate(chunks: int = 5, chunk: int = 1000) -> float:
 
 def training_rate(kind: str, cfg: dict, steps: int) -> float:
     torch.manual_seed(0)
-    model = models.build_model(kind, cfg).train()
-    if kind == "srn":
-        model.refiner.steps = experiment.inner_steps_at(cfg, 0)
+    config = CirclesConfig.from_settings(cfg)
+    model = models.build_model(kind, config).train()
+    inner_steps = config.inner_steps_at(0) if kind == "srn" else None
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     images, _ = data.generate(cfg["batch_size"], seed=1)
     batch = (images, torch.zeros(len(images)))
     for step in range(steps + 1):
         if step == 1:  # the first step is a warm-up
             started = time.perf_counter()
-        loss = experiment.reconstruction_step(model, batch)["loss"]
+        loss = experiment.reconstruction_step(model, batch, inner_steps)["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -53,7 +54,7 @@ def main() -> None:
     print(f"generator: {generator_rate():,.0f} images/s (1 thread)")
     baseline = training_rate("baseline", cfg, args.steps)
     srn = training_rate("srn", cfg, args.steps)
-    print(f"training step ({args.profile}, batch {cfg['batch_size']}, {cfg['inner_steps']} inner steps): "
+    print(f"training step ({args.profile}, batch {cfg['batch_size']}, {cfg['refiner']['steps']} inner steps): "
           f"baseline {baseline:,.1f} images/s, SRN {srn:,.1f} images/s")
     print(f"SRN overhead: {baseline / srn:.2f}x (baseline throughput / SRN throughput)")
 

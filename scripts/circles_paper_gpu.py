@@ -30,6 +30,7 @@ import torch
 from srnlib import paths, profiles, results
 from srnlib.circles import experiment
 from srnlib.circles.models import build_model
+from srnlib.config import CirclesConfig
 from srnlib.paper import CIRCLE_COUNTS, PAPER
 
 
@@ -47,14 +48,15 @@ def budgeted_settings(profile: str, batch_size: int, seconds_per_model: float, s
 
 def seconds_per_step(kind: str, cfg: dict, batch_size: int, device: torch.device, amp: bool, steps: int = 3) -> float:
     """Mean wall seconds of a training step (forward, backward, Adam) after one warm-up step, at more_steps."""
-    model = build_model(kind, dict(cfg, inner_steps=cfg["more_steps"])).to(device).train()
+    model = build_model(kind, CirclesConfig.from_settings(cfg)).to(device).train()
+    inner_steps = cfg["more_steps"] if kind == "srn" else None
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     images = torch.rand(batch_size, 3, 64, 64, device=device).round()
     timings = []
     for _ in range(steps + 1):
         started = time.perf_counter()
         with autocast(device, amp):
-            loss = experiment.reconstruction_step(model, (images, None))["loss"]
+            loss = experiment.reconstruction_step(model, (images, None), inner_steps)["loss"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

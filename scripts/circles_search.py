@@ -39,14 +39,14 @@ BASE = "quick"
 GRID: dict[str, tuple[str, int, dict]] = {
     "baseline": ("baseline", 16, {}),
     "srn": ("srn", 16, {}),
-    "srn-lr30": ("srn", 16, {"inner_lr": 30.0}),
-    "srn-lr30-detached": ("srn", 16, {"inner_lr": 30.0, "s0_gradient": False}),
-    "srn-lr100": ("srn", 16, {"inner_lr": 100.0}),
-    "srn-lr100-detached": ("srn", 16, {"inner_lr": 100.0, "s0_gradient": False}),
-    "srn-lr10-detached": ("srn", 16, {"inner_lr": 10.0, "s0_gradient": False}),
-    "srn-lr100-clip": ("srn", 16, {"inner_lr": 100.0, "inner_grad_clip": 0.01}),
+    "srn-lr30": ("srn", 16, {"refiner.lr": 30.0}),
+    "srn-lr30-detached": ("srn", 16, {"refiner.lr": 30.0, "s0_gradient": False}),
+    "srn-lr100": ("srn", 16, {"refiner.lr": 100.0}),
+    "srn-lr100-detached": ("srn", 16, {"refiner.lr": 100.0, "s0_gradient": False}),
+    "srn-lr10-detached": ("srn", 16, {"refiner.lr": 10.0, "s0_gradient": False}),
+    "srn-lr100-clip": ("srn", 16, {"refiner.lr": 100.0, "refiner.grad_clip": 0.01}),
     "baseline-logit": ("baseline", 16, {"attention": "logit"}),
-    "srn-lr30-logit": ("srn", 16, {"inner_lr": 30.0, "attention": "logit"}),
+    "srn-lr30-logit": ("srn", 16, {"refiner.lr": 30.0, "attention": "logit"}),
 }
 EVERY = 4  # score Table 1 every this many epochs
 # Settings that change the data or the architecture both models share: an SRN row is compared with the baseline
@@ -78,14 +78,15 @@ def save_rows(rows: list[dict]) -> None:
 
 
 def settings_of(name: str, profile: str = BASE) -> tuple[str, dict]:
-    """The run's model kind and settings: ``profile``'s (the search uses quick; tests use smoke) + overrides."""
+    """The run's model kind and settings: ``profile``'s (the search uses quick; tests use smoke) + overrides (a
+    nested setting by its dotted name, ``refiner.lr``)."""
     kind, epochs, changes = GRID[name]
     cfg = profiles.get("circles", profile)
-    unknown = set(changes) - set(cfg)
+    unknown = set(changes) - set(profiles.setting_names(cfg))
     if unknown:
         raise ValueError(f"run {name!r} overrides settings the profile does not have: {sorted(unknown)}")
-    cfg.update(changes, epochs=epochs if profile == BASE else 1)  # other profiles: one epoch, for tests
-    return kind, cfg
+    # other profiles: one epoch, for tests
+    return kind, profiles.override(cfg, dict(changes, epochs=epochs if profile == BASE else 1))
 
 
 def run(name: str, seed: int, profile: str = BASE) -> dict:

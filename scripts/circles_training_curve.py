@@ -1,7 +1,7 @@
 """How Table 1 changes with training length: one Circles model trained beyond its profile's epochs, scored as it goes.
 
     .venv/bin/python scripts/circles_training_curve.py --kind srn --epochs 48 --every 8 [--profile quick] [--seed 0]
-        [--set n=16 --set d=10 --set max_circles=10]
+        [--set n=16 --set d=10 --set max_circles=10 --set refiner.lr=30.0]
 
 Trains the ``--kind`` model (baseline or srn) with the profile's settings except ``--epochs`` (and any ``--set``),
 through ``srnlib.circles.experiment.load_or_train``: its checkpoint is keyed by the settings (with the profile's
@@ -55,19 +55,23 @@ def table(kind: str, history: list[dict]) -> list[str]:
 
 
 def overrides(pairs: list[str], cfg: dict) -> dict:
-    """``["n=16", "attention='logit'"]`` -> ``{"n": 16, "attention": "logit"}``: Python literals, for keys the
-    settings already have, with the type of the value they replace (an int may replace a float)."""
+    """``["n=16", "attention='logit'", "refiner.lr=30"]`` -> ``{"n": 16, "attention": "logit", "refiner.lr": 30.0}``:
+    Python literals, for settings the profile has (a nested one by its dotted name), with the type of the value they
+    replace (an int may replace a float). ``profiles.override(cfg, ...)`` makes the changes."""
+    names = [name for name in profiles.setting_names(cfg) if name not in ("profile", "epochs")]
     changed = {}
     for pair in pairs:
         key, separator, text = pair.partition("=")
-        if not separator or key not in cfg or key in ("profile", "epochs"):
-            keys = ", ".join(sorted(set(cfg) - {"profile", "epochs"}))
-            raise ValueError(f"--set takes KEY=VALUE with KEY one of {keys} (--epochs sets the epochs), got {pair!r}")
+        if not separator or key not in names:
+            raise ValueError(f"--set takes KEY=VALUE with KEY one of {', '.join(names)} (--epochs sets the epochs), "
+                             f"got {pair!r}")
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
             value = text  # a bare word: a string
-        old = cfg[key]
+        old = cfg
+        for part in key.split("."):
+            old = old[part]
         compatible = (old is None or value is None or type(value) is type(old)
                       or (isinstance(old, float) and type(value) is int)
                       or (isinstance(old, (list, tuple)) and isinstance(value, (list, tuple))))
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--epochs and --every must be at least 1")
     cfg = profiles.get("circles", args.profile)
     try:
-        cfg.update(overrides(args.set, cfg))
+        cfg = profiles.override(cfg, overrides(args.set, cfg))
     except ValueError as error:
         parser.error(str(error))
     cfg["epochs"] = args.epochs

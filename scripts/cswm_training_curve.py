@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--epochs, --every and --objects must be at least 1")
     cfg = profiles.get("cswm", args.profile)
     try:
-        cfg.update(overrides(args.set, cfg))
+        cfg = profiles.override(cfg, overrides(args.set, cfg))
     except ValueError as error:
         parser.error(str(error))
     cfg["epochs"] = args.epochs

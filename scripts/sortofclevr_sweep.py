@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/sortofclevr_sweep.py --list                       # the named runs and their settings
     .venv/bin/python scripts/sortofclevr_sweep.py --runs he-mean-64 [--seed 0] [--epochs 6]
-    .venv/bin/python scripts/sortofclevr_sweep.py --name mine --kind rn --set hidden=96 --set lr=2e-3 --epochs 4
+    .venv/bin/python scripts/sortofclevr_sweep.py --name mine --kind rn --set rn_hidden=96 --set lr=2e-3 --epochs 4
     .venv/bin/python scripts/sortofclevr_sweep.py --table                      # rewrite the markdown from the JSON
 
 Every run trains one model with the ``quick`` settings and its overrides through the library's own training
@@ -30,7 +30,8 @@ import torch
 
 from srnlib import paths, profiles
 from srnlib.sortofclevr import experiment
-from srnlib.sortofclevr.models import StateRelationNetwork, build_model, head_settings
+from srnlib.config import SortOfClevrConfig
+from srnlib.sortofclevr.models import StateRelationNetwork, build_model
 
 BASE = {"profile": "quick"}  # main() sets it (--base; tests use smoke)
 KINDS = ("rn", "rn_srn", "state")
@@ -38,20 +39,20 @@ KINDS = ("rn", "rn_srn", "state")
 # the sum over pairs, dropout 0.5, Adam 1e-3 without warm-up, batches of 6 images x 10 questions). FIXED: He init,
 # the mean over pairs, no dropout, Adam 3e-3 with a 300-update warm-up. Batch-norm statistics are always
 # recomputed before evaluating. "fixed-64-30img" is the current quick profile. Every row stores its full settings.
-OLD = {"train_images": 6_000, "val_images": 300, "test_images": 500, "questions_per_image": 10, "hidden": 32,
+OLD = {"train_images": 6_000, "val_images": 300, "test_images": 500, "questions_per_image": 10, "rn_hidden": 32,
        "lr": 1e-3, "warmup_steps": 0, "init": "default", "aggregate": "sum", "dropout": 0.5}
 FIXED = {"init": "he", "aggregate": "mean", "dropout": 0.0, "lr": 3e-3, "warmup_steps": 300}
 RUNS: dict[str, tuple[str, dict]] = {
     "quick-old": ("rn", OLD),
     "state-old-32": ("state", OLD),
-    "state-old-64": ("state", dict(OLD, hidden=64)),
-    "state-fixed-64": ("state", dict(OLD, **FIXED, hidden=64)),
-    "fixed-64": ("rn", dict(OLD, **FIXED, hidden=64)),
-    "fixed-128": ("rn", dict(OLD, **FIXED, hidden=128)),
-    "fixed-64-stem0.1": ("rn", dict(OLD, **FIXED, hidden=64, stem_lr=0.1)),
+    "state-old-64": ("state", dict(OLD, rn_hidden=64)),
+    "state-fixed-64": ("state", dict(OLD, **FIXED, rn_hidden=64)),
+    "fixed-64": ("rn", dict(OLD, **FIXED, rn_hidden=64)),
+    "fixed-128": ("rn", dict(OLD, **FIXED, rn_hidden=128)),
+    "fixed-64-stem0.1": ("rn", dict(OLD, **FIXED, rn_hidden=64, stem_lr=0.1)),
     # 30 images x 2 questions per batch instead of 6 x 10: the same g work, 5x the images the conv stem learns from
     "fixed-64-30img": ("rn", {}),
-    "fixed-128-30img": ("rn", {"hidden": 128}),
+    "fixed-128-30img": ("rn", {"rn_hidden": 128}),
     "srn-fixed-64-30img": ("rn_srn", {}),
     "state-fixed-64-30img": ("state", {}),
 }
@@ -84,19 +85,21 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     cfg = profiles.get("sortofclevr", BASE["profile"])
-    unknown = set(overrides) - set(cfg) - {"init", "aggregate", "dropout", "warmup_steps", "stem_lr"}
+    unknown = set(overrides) - set(profiles.setting_names(cfg)) - {"stem_lr"}
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}")
-    cfg.update(overrides)
+    cfg = profiles.override(cfg, {key: value for key, value in overrides.items() if key != "stem_lr"})
+    cfg.update({key: value for key, value in overrides.items() if key == "stem_lr"})  # not a profile setting
     epochs = cfg["epochs"] if epochs is None else epochs
     train_set, val_set, _ = experiment.datasets(cfg)
     images_per_batch = max(1, cfg["batch_size"] // cfg["questions_per_image"])
     torch.manual_seed(seed)
+    config = SortOfClevrConfig.from_settings(cfg)
     if kind == "state":
-        model = StateRelationNetwork(hidden=cfg.get("hidden", 256), **head_settings(cfg))
+        model = StateRelationNetwork(config)
         data, score = experiment.StateQuestions(train_set), experiment.state_accuracy_by_category
     else:
-        model = build_model(kind, cfg)
+        model = build_model(kind, config)
         data, score = experiment.ImageQuestions(train_set), experiment.accuracy_by_category
     evaluation = {"cpu": 0.0}
     curve: list[dict] = []
@@ -124,7 +127,7 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
     steps = epochs * steps_per_epoch
     return {"name": name, "kind": kind, "base": BASE["profile"], "seed": seed, "epochs": epochs, "steps": steps, "overrides": overrides,
             "settings_hash": profiles.settings_hash(cfg), "settings": json.loads(json.dumps(cfg)),
-            "hidden": cfg.get("hidden", 256),
+            "hidden": cfg["rn_hidden"],
             "images_per_batch": images_per_batch, "cpu_seconds": round(cpu, 1),
             "train_cpu_seconds": round(cpu - evaluation["cpu"], 1),
             "steps_per_cpu_second": round(steps / max(cpu - evaluation["cpu"], 1e-9), 2),

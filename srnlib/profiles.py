@@ -9,7 +9,14 @@ Profiles:
     paper  the paper's (or the authors' code's) sizes and epochs; meant for a GPU.
 
 ``get(experiment, profile)`` returns a copy of one experiment's settings (a dict that also allows attribute
-access, ``cfg.epochs``). ``profile=None`` reads the ``SRN_PROFILE`` environment variable, default ``quick``.
+access, ``cfg.epochs``, ``cfg.refiner.steps``). ``profile=None`` reads the ``SRN_PROFILE`` environment variable,
+default ``quick``. These dicts key the checkpoints (``settings_hash``); the models are built from the same settings
+typed, ``srnlib.config.CirclesConfig.from_settings(cfg)`` and its siblings.
+
+One name per idea in every experiment: ``refiner`` holds the SRN's (or GRN's) settings, ``srnlib.refine.
+RefinerConfig``: ``steps`` (r), ``lr``, ``momentum``, ``grad_clip``, ``agg_hidden`` (H_agg's width) and
+``embed_dim`` (the size of z); ``rn_hidden`` is a Relation Network's g/f width, ``mlp_hidden`` another MLP's width,
+``lstm_hidden`` an LSTM's; ``override(cfg, {"refiner.lr": 30.0})`` changes settings by their dotted names.
 """
 from __future__ import annotations
 
@@ -23,117 +30,127 @@ OPTIONAL_PROFILES = ("long",)  # every experiment has the others
 DEFAULT_PROFILE = "quick"
 
 SETTINGS: dict[str, dict[str, dict]] = {
-    # Notebook 00: Theorem 1 on sets of two points in the plane, rendered to a "blurry image" vector.
+    # Notebook 00: Theorem 1 on sets of two points in the plane, rendered to a "blurry image" vector. mlp_hidden:
+    # the width of the MLPs (the continuous predictor, the SRN's S0 proposal and its H_embed).
     "responsibility": {
-        "smoke": dict(train_sets=512, epochs=2, batch_size=64, lr=1e-3, hidden=64, embed_dim=32,
-                      encoder_hidden=32, inner_steps=4, inner_lr=1.0, inner_momentum=0.0,
+        "smoke": dict(train_sets=512, epochs=2, batch_size=64, lr=1e-3, mlp_hidden=64,
+                      refiner=dict(embed_dim=32, agg_hidden=32, steps=4, lr=1.0, momentum=0.0, grad_clip=1.0),
                       rotation_angles=37, validation_pairs=4),
-        "quick": dict(train_sets=10_000, epochs=12, batch_size=128, lr=1e-3, hidden=256, embed_dim=64,
-                      encoder_hidden=64, inner_steps=10, inner_lr=1.0, inner_momentum=0.0,
+        "quick": dict(train_sets=10_000, epochs=12, batch_size=128, lr=1e-3, mlp_hidden=256,
+                      refiner=dict(embed_dim=64, agg_hidden=64, steps=10, lr=1.0, momentum=0.0, grad_clip=1.0),
                       rotation_angles=721, validation_pairs=32),
-        "paper": dict(train_sets=100_000, epochs=40, batch_size=128, lr=1e-3, hidden=512, embed_dim=100,
-                      encoder_hidden=128, inner_steps=10, inner_lr=1.0, inner_momentum=0.0,
+        "paper": dict(train_sets=100_000, epochs=40, batch_size=128, lr=1e-3, mlp_hidden=512,
+                      refiner=dict(embed_dim=100, agg_hidden=128, steps=10, lr=1.0, momentum=0.0, grad_clip=1.0),
                       rotation_angles=3601, validation_pairs=256),
     },
-    # Notebooks 01-02: the Circles Dataset (Section 2.2). Set size n, element size d, embedding size e; encoder and
-    # decoder widths; inner_steps rise to more_steps from epoch more_steps_epoch on (the authors' 10 -> 20 at 20).
+    # Notebooks 01-02: the Circles Dataset (Section 2.2). Set size n, element size d, encoder and decoder widths,
+    # the SRN's settings (refiner.embed_dim is e, the size of z); its inner steps rise from refiner.steps to
+    # more_steps from epoch more_steps_epoch on (the authors' 10 -> 20 at 20).
     "circles": {
         "smoke": dict(train_images=256, test_images=200, min_circles=0, max_circles=10, epochs=1, batch_size=32,
-                      lr=2e-3, n=6, d=8, e=16, encoder_channels=[8, 8, 8], group_channels=2,
-                      decoder_channels=[8, 8, 4], decoder_start=8, attention="rgb", agg_hidden=32, inner_steps=2,
-                      inner_lr=0.1, inner_momentum=0.5, inner_grad_clip=None, more_steps=2, more_steps_epoch=1,
-                      decoder="deconv", s0_gradient=True, tsne_grid=5, tsne_radius=6, interpolation_positions=5),
+                      lr=2e-3, n=6, d=8, encoder_channels=[8, 8, 8], group_channels=2, decoder_channels=[8, 8, 4],
+                      decoder_start=8, attention="rgb", decoder="deconv", s0_gradient=True,
+                      refiner=dict(embed_dim=16, agg_hidden=32, steps=2, lr=0.1, momentum=0.5, grad_clip=None),
+                      more_steps=2, more_steps_epoch=1, tsne_grid=5, tsne_radius=6, interpolation_positions=5),
         # quick deviates from the paper to fit ~10 CPU-minutes of training: 8 elements, training and test images
         # with 0-5 circles (Table 1 reports 1-5), a light encoder and decoder, Adam 2e-3, 1,500 steps, 5 inner
         # steps. The design and the inner SGD (lr 0.1, momentum 0.5) are the authors'.
         "quick": dict(train_images=6000, test_images=1000, min_circles=0, max_circles=5, epochs=8, batch_size=32,
-                      lr=2e-3, n=8, d=16, e=64, encoder_channels=[32, 32, 32], group_channels=4,
-                      decoder_channels=[16, 16, 8], decoder_start=8, attention="rgb", agg_hidden=128, inner_steps=5,
-                      inner_lr=0.1, inner_momentum=0.5, inner_grad_clip=None, more_steps=5, more_steps_epoch=8,
-                      decoder="deconv", s0_gradient=True, tsne_grid=12, tsne_radius=6, interpolation_positions=9),
+                      lr=2e-3, n=8, d=16, encoder_channels=[32, 32, 32], group_channels=4,
+                      decoder_channels=[16, 16, 8], decoder_start=8, attention="rgb", decoder="deconv",
+                      s0_gradient=True,
+                      refiner=dict(embed_dim=64, agg_hidden=128, steps=5, lr=0.1, momentum=0.5, grad_clip=None),
+                      more_steps=5, more_steps_epoch=8, tsne_grid=12, tsne_radius=6, interpolation_positions=9),
         # long: quick's data and architecture, trained 10x longer on 4x the images, with an inner lr of 30: the
         # quick SRN's loop (lr 0.1) hardly moves the set at initialisation (0.3 % of an element's norm in 5 steps),
         # so the model learns to skip it; at lr 30 the loop makes the whole set (0 inner steps decode nothing) and
         # the elements come out one per circle (results/sweeps/circles_search.md). Trained once by
         # scripts/circles_training_curve.py --profile long and shipped under shipped/circles/.
         "long": dict(train_images=24_000, test_images=2_000, min_circles=0, max_circles=5, epochs=20, batch_size=32,
-                     lr=2e-3, n=8, d=16, e=64, encoder_channels=[32, 32, 32], group_channels=4,
-                     decoder_channels=[16, 16, 8], decoder_start=8, attention="rgb", agg_hidden=128, inner_steps=5,
-                     inner_lr=30.0, inner_momentum=0.5, inner_grad_clip=None, more_steps=5, more_steps_epoch=20,
-                     decoder="deconv", s0_gradient=True, tsne_grid=12, tsne_radius=6, interpolation_positions=9),
+                     lr=2e-3, n=8, d=16, encoder_channels=[32, 32, 32], group_channels=4,
+                     decoder_channels=[16, 16, 8], decoder_start=8, attention="rgb", decoder="deconv",
+                     s0_gradient=True,
+                     refiner=dict(embed_dim=64, agg_hidden=128, steps=5, lr=30.0, momentum=0.5, grad_clip=None),
+                     more_steps=5, more_steps_epoch=20, tsne_grid=12, tsne_radius=6, interpolation_positions=9),
         "paper": dict(train_images=64_000, test_images=4_000, min_circles=0, max_circles=10, epochs=100,
-                      batch_size=64, lr=3e-4, n=16, d=10, e=100, encoder_channels=[64, 128, 256], group_channels=8,
-                      decoder_channels=[1024, 512, 256, 128], decoder_start=4, attention="rgb", agg_hidden=512,
-                      inner_steps=10, inner_lr=0.1, inner_momentum=0.5, inner_grad_clip=None, more_steps=20,
-                      more_steps_epoch=20, tsne_grid=20,
+                      batch_size=64, lr=3e-4, n=16, d=10, encoder_channels=[64, 128, 256], group_channels=8,
+                      decoder_channels=[1024, 512, 256, 128], decoder_start=4, attention="rgb", decoder="deconv",
                       # the authors' released code trains no gradient into S0 (see SRNAutoencoder's s0_gradient)
-                      decoder="deconv", s0_gradient=False, tsne_radius=6, interpolation_positions=17),
+                      s0_gradient=False,
+                      refiner=dict(embed_dim=100, agg_hidden=512, steps=10, lr=0.1, momentum=0.5, grad_clip=None),
+                      more_steps=20, more_steps_epoch=20, tsne_grid=20, tsne_radius=6, interpolation_positions=17),
     },
-    # Notebook 05: CLUTRR-style kinship stories (Section 3.3). Models: LSTM sentence encoder (embedding_dim, hidden),
-    # RN g/f MLPs of width rn_hidden, SRN/GRN set of set_size elements, H_agg of width agg_hidden; Adam lr with L2
-    # weight decay per model (the paper's 1e-4, 5e-6 for the GRN); 0.5 encoder dropout; test accuracy every epoch.
+    # Notebook 05: CLUTRR-style kinship stories (Section 3.3). Models: LSTM sentence encoder (word embeddings of
+    # word_dim, LSTM state of lstm_hidden: the set's elements and z), RN g/f MLPs of width rn_hidden, SRN/GRN set of
+    # set_size elements; Adam lr with L2 weight decay per model (the paper's 1e-4, 5e-6 for the GRN); 0.5 encoder
+    # dropout; test accuracy every epoch. The refiner has no embed_dim: z is the LSTM's mean cell state.
     "clutrr": {
         "smoke": dict(train_stories=240, test_stories=120, train_k=[2, 3, 4], epochs=1, batch_size=32, lr=1e-3,
-                      embedding_dim=16, hidden=16, rn_hidden=32, set_size=6, agg_hidden=16, inner_steps=2,
-                      inner_lr=2.0, inner_grad_clip=None, dropout=0.5,
+                      word_dim=16, lstm_hidden=16, rn_hidden=32, set_size=6,
+                      refiner=dict(agg_hidden=16, steps=2, lr=2.0, momentum=0.0, grad_clip=None), dropout=0.5,
                       weight_decay={"rn": 1e-4, "rn_srn": 1e-4, "rn_grn": 5e-6}),
         # quick: ~6.5 CPU-minutes of training for the three models (one thread); a set of 5 elements (stories have
         # at most 4 sentences), inner lr 2 (chosen among 0.5, 2, 10 and 2 vs 5 inner steps for RN + SRN).
         "quick": dict(train_stories=3000, test_stories=900, train_k=[2, 3, 4], epochs=25, batch_size=32, lr=1e-3,
-                      embedding_dim=64, hidden=64, rn_hidden=128, set_size=5, agg_hidden=64, inner_steps=5,
-                      inner_lr=2.0, inner_grad_clip=None, dropout=0.5,
+                      word_dim=64, lstm_hidden=64, rn_hidden=128, set_size=5,
+                      refiner=dict(agg_hidden=64, steps=5, lr=2.0, momentum=0.0, grad_clip=None), dropout=0.5,
                       weight_decay={"rn": 1e-4, "rn_srn": 1e-4, "rn_grn": 5e-6}),
         "paper": dict(train_stories=15_000, test_stories=3000, train_k=[2, 3, 4], epochs=50, batch_size=64, lr=1e-3,
-                      embedding_dim=100, hidden=200, rn_hidden=256, set_size=20, agg_hidden=128, inner_steps=5,
-                      inner_lr=2.0, inner_grad_clip=None, dropout=0.5,
+                      word_dim=100, lstm_hidden=200, rn_hidden=256, set_size=20,
+                      refiner=dict(agg_hidden=128, steps=5, lr=2.0, momentum=0.0, grad_clip=None), dropout=0.5,
                       weight_decay={"rn": 1e-4, "rn_srn": 1e-4, "rn_grn": 5e-6}),
     },
-    # Notebook 03: Sort-of-CLEVR (Section 3.1). paper follows the paper: 100k/1k/1k images, 50 epochs, g and f 256
-    # wide, 5 inner steps, robustness 200 x 720 and 1,000 x 720, 5 seeds. quick (~9 CPU-minutes for the RN, one
-    # thread) uses the settings of scripts/sortofclevr_sweep.py that left the answer priors soonest
-    # (results/sweeps/sortofclevr_sweep.md): g and f 64 wide with He init and the mean over the 625 pairs (the RN's
-    # sum divided by a constant), no dropout, Adam 3e-3 with a 300-update warm-up and a cosine decay, and batches
-    # of 30 images x 2 questions (share_images: the same g work as 6 x 10, five times the images for the conv
-    # stem), 6,000 updates. The old quick (width 32, PyTorch's init, the sum, dropout 0.5, lr 1e-3, 6 x 10) stayed
-    # at the answer priors (non-relational 51 %, relational 46 %). These settings reach the scene-level statistics
-    # (validation relational 70 %: count 82 %, closest/furthest 60-68 %) but only begin to pick out the queried
-    # object (non-relational 60 %): still short of the paper's accuracy, so the robustness numbers at quick say
-    # little. The same head on state descriptions (true objects as vectors) learns non-relational questions to 97 %
-    # in 2,000 updates, so the slow part is the conv stem's perception, not the head.
+    # Notebook 03: Sort-of-CLEVR (Section 3.1). rn_hidden is the width of the RN's g and f. paper follows the paper:
+    # 100k/1k/1k images, 50 epochs, g and f 256 wide, 5 inner steps, robustness 200 x 720 and 1,000 x 720, 5 seeds.
+    # quick (~9 CPU-minutes for the RN, one thread) uses the settings of scripts/sortofclevr_sweep.py that left the
+    # answer priors soonest (results/sweeps/sortofclevr_sweep.md): g and f 64 wide with He init and the mean over
+    # the 625 pairs (the RN's sum divided by a constant), no dropout, Adam 3e-3 with a 300-update warm-up and a
+    # cosine decay, and batches of 30 images x 2 questions (share_images: the same g work as 6 x 10, five times the
+    # images for the conv stem), 6,000 updates. The old quick (width 32, PyTorch's init, the sum, dropout 0.5, lr
+    # 1e-3, 6 x 10) stayed at the answer priors (non-relational 51 %, relational 46 %). These settings reach the
+    # scene-level statistics (validation relational 70 %: count 82 %, closest/furthest 60-68 %) but only begin to
+    # pick out the queried object (non-relational 60 %): still short of the paper's accuracy, so the robustness
+    # numbers at quick say little. The same head on state descriptions (true objects as vectors) learns
+    # non-relational questions to 97 % in 2,000 updates, so the slow part is the conv stem's perception, not the
+    # head.
     "sortofclevr": {
         "smoke": dict(train_images=64, val_images=16, test_images=16, questions_per_image=4, epochs=1, batch_size=32,
-                      hidden=16, share_images=True, lr=1e-3, warmup_steps=0, init="default", aggregate="sum",
-                      dropout=0.5, embed_dim=32, agg_hidden=64, inner_steps=2, inner_lr=0.5,
-                      inner_grad_clip=None, robust_positions=2, robust_angles=4, robust_images=3, n_seeds=1,
-                      recon_images=16, recon_epochs=1, recon_channels=(8, 8, 8, 8), recon_lr=1e-3,
-                      recon_batch_size=8),
+                      rn_hidden=16, share_images=True, lr=1e-3, warmup_steps=0, init="default", aggregate="sum",
+                      dropout=0.5, refiner=dict(embed_dim=32, agg_hidden=64, steps=2, lr=0.5, momentum=0.0,
+                                                grad_clip=None),
+                      robust_positions=2, robust_angles=4, robust_images=3, n_seeds=1, recon_images=16,
+                      recon_epochs=1, recon_channels=(8, 8, 8, 8), recon_lr=1e-3, recon_batch_size=8),
         "quick": dict(train_images=30_000, val_images=1_500, test_images=2_500, questions_per_image=2, epochs=6,
-                      batch_size=60, hidden=64, share_images=True, lr=3e-3, warmup_steps=300, init="he",
-                      aggregate="mean", dropout=0.0, embed_dim=64, agg_hidden=64, inner_steps=5, inner_lr=0.5,
-                      inner_grad_clip=None, robust_positions=40, robust_angles=72, robust_images=100, n_seeds=1,
-                      recon_images=256, recon_epochs=3, recon_channels=(16, 16, 8, 8), recon_lr=3e-3,
-                      recon_batch_size=4),
+                      batch_size=60, rn_hidden=64, share_images=True, lr=3e-3, warmup_steps=300, init="he",
+                      aggregate="mean", dropout=0.0, refiner=dict(embed_dim=64, agg_hidden=64, steps=5, lr=0.5,
+                                                                  momentum=0.0, grad_clip=None),
+                      robust_positions=40, robust_angles=72, robust_images=100, n_seeds=1, recon_images=256,
+                      recon_epochs=3, recon_channels=(16, 16, 8, 8), recon_lr=3e-3, recon_batch_size=4),
         "paper": dict(train_images=100_000, val_images=1_000, test_images=1_000, questions_per_image=20, epochs=50,
-                      batch_size=64, hidden=256, share_images=False, lr=1e-4, warmup_steps=0, init="default",
-                      aggregate="sum", dropout=0.5, embed_dim=128, agg_hidden=512,
-                      inner_steps=5, inner_lr=0.5, inner_grad_clip=None, robust_positions=200, robust_angles=720,
-                      robust_images=1_000, n_seeds=5, recon_images=10_000, recon_epochs=50,
-                      recon_channels=(32, 32, 16, 16), recon_lr=1e-3, recon_batch_size=32),
+                      batch_size=64, rn_hidden=256, share_images=False, lr=1e-4, warmup_steps=0, init="default",
+                      aggregate="sum", dropout=0.5, refiner=dict(embed_dim=128, agg_hidden=512, steps=5, lr=0.5,
+                                                                 momentum=0.0, grad_clip=None),
+                      robust_positions=200, robust_angles=720, robust_images=1_000, n_seeds=5, recon_images=10_000,
+                      recon_epochs=50, recon_channels=(32, 32, 16, 16), recon_lr=1e-3, recon_batch_size=32),
     },
-    # Notebook 04: C-SWM world models (Section 3.2). smoke uses the ROM-free shapes env. quick fits ~20 min on one
-    # CPU thread (8 models x 1 seed): 500 train episodes, 6 epochs, hidden 128, an 8-channel object extractor (C-SWM
-    # uses hidden // 16 channels), lr 2e-3 chosen on a validation split (episodes of seed 3, not the eval set).
-    # paper: C-SWM's 1,000 train / 100 eval episodes of 10 steps, 10 seeds.
+    # Notebook 04: C-SWM world models (Section 3.2). objects: the numbers of object slots K to train; episodes of
+    # episode_steps steps; mlp_hidden: the width of the object encoder's and the transition GNN's MLPs (C-SWM's
+    # hidden), cnn_hidden: the object extractor's channels. smoke uses the ROM-free shapes env. quick fits ~20 min on
+    # one CPU thread (8 models x 1 seed): 500 train episodes, 6 epochs, mlp_hidden 128, an 8-channel object
+    # extractor (C-SWM uses mlp_hidden // 16 channels), lr 2e-3 chosen on a validation split (episodes of seed 3, not
+    # the eval set). paper: C-SWM's 1,000 train / 100 eval episodes of 10 steps, 10 seeds.
     "cswm": {
-        "smoke": dict(games=["shapes"], objects=[5], n_seeds=1, train_episodes=20, eval_episodes=10, steps=10,
-                      epochs=1, batch_size=32, lr=5e-4, state_dim=4, hidden=32, cnn_hidden=4, embed_dim=16,
-                      agg_hidden=32, inner_steps=2, inner_lr=0.5, inner_grad_clip=None),
+        "smoke": dict(games=["shapes"], objects=[5], n_seeds=1, train_episodes=20, eval_episodes=10,
+                      episode_steps=10, epochs=1, batch_size=32, lr=5e-4, state_dim=4, mlp_hidden=32, cnn_hidden=4,
+                      refiner=dict(embed_dim=16, agg_hidden=32, steps=2, lr=0.5, momentum=0.0, grad_clip=None)),
         "quick": dict(games=["pong", "space_invaders"], objects=[3, 5], n_seeds=1, train_episodes=500,
-                      eval_episodes=100, steps=10, epochs=6, batch_size=64, lr=2e-3, state_dim=4, hidden=128,
-                      cnn_hidden=8, embed_dim=32, agg_hidden=64, inner_steps=5, inner_lr=0.5, inner_grad_clip=None),
+                      eval_episodes=100, episode_steps=10, epochs=6, batch_size=64, lr=2e-3, state_dim=4,
+                      mlp_hidden=128, cnn_hidden=8,
+                      refiner=dict(embed_dim=32, agg_hidden=64, steps=5, lr=0.5, momentum=0.0, grad_clip=None)),
         "paper": dict(games=["pong", "space_invaders"], objects=[3, 5], n_seeds=10, train_episodes=1_000,
-                      eval_episodes=100, steps=10, epochs=500, batch_size=1024, lr=5e-4, state_dim=4, hidden=512,
-                      cnn_hidden=32, embed_dim=64, agg_hidden=256, inner_steps=5, inner_lr=0.5, inner_grad_clip=None),
+                      eval_episodes=100, episode_steps=10, epochs=500, batch_size=1024, lr=5e-4, state_dim=4,
+                      mlp_hidden=512, cnn_hidden=32,
+                      refiner=dict(embed_dim=64, agg_hidden=256, steps=5, lr=0.5, momentum=0.0, grad_clip=None)),
     },
 }
 
@@ -143,11 +160,11 @@ SETTINGS: dict[str, dict[str, dict]] = {
 # 50 epochs = 166,700 updates (the RN measured 11.7 updates per CPU-second at these widths and batches: ~4 CPU-hours
 # plus evaluation; RN + SRN not measured), robustness 200 x 360 and 300 x 360, a larger Figure 4 decoder set.
 SORTOFCLEVR_LONG = dict(train_images=100_000, val_images=1_500, test_images=2_500, questions_per_image=2, epochs=50,
-                        batch_size=60, hidden=64, share_images=True, lr=3e-3, warmup_steps=300, init="he",
-                        aggregate="mean", dropout=0.0, embed_dim=64, agg_hidden=64, inner_steps=5, inner_lr=0.5,
-                        inner_grad_clip=None, robust_positions=200, robust_angles=360, robust_images=300, n_seeds=1,
-                        recon_images=1_000, recon_epochs=5, recon_channels=(16, 16, 8, 8), recon_lr=3e-3,
-                        recon_batch_size=4)
+                        batch_size=60, rn_hidden=64, share_images=True, lr=3e-3, warmup_steps=300, init="he",
+                        aggregate="mean", dropout=0.0,
+                        refiner=dict(embed_dim=64, agg_hidden=64, steps=5, lr=0.5, momentum=0.0, grad_clip=None),
+                        robust_positions=200, robust_angles=360, robust_images=300, n_seeds=1, recon_images=1_000,
+                        recon_epochs=5, recon_channels=(16, 16, 8, 8), recon_lr=3e-3, recon_batch_size=4)
 
 
 class Settings(dict):
@@ -183,7 +200,35 @@ def get(experiment: str, profile: str | None = None) -> Settings:
     if name not in SETTINGS[experiment]:
         raise ValueError(f"experiment {experiment!r} has no {name!r} settings; it has "
                          f"{', '.join(p for p in PROFILES if p in SETTINGS[experiment])}")
-    return Settings(copy.deepcopy(SETTINGS[experiment][name]), profile=name)
+    return _settings(dict(copy.deepcopy(SETTINGS[experiment][name]), profile=name))
+
+
+def _settings(values: dict) -> Settings:
+    """``values`` as Settings, every nested dict too (so ``cfg.refiner.steps`` reads like ``cfg.epochs``)."""
+    return Settings({key: _settings(value) if isinstance(value, dict) else value for key, value in values.items()})
+
+
+def override(settings: dict, changes: dict) -> Settings:
+    """A copy of ``settings`` with ``changes`` made: ``{"epochs": 2, "refiner.lr": 30.0}``, a dotted name for a
+    nested setting. A name the settings do not have is an error that lists the names they have."""
+    result = _settings(copy.deepcopy(dict(settings)))
+    for name, value in changes.items():
+        *parents, leaf = name.split(".")
+        target = result
+        for parent in parents:
+            target = target.get(parent) if isinstance(target, dict) else None
+        if not isinstance(target, dict) or leaf not in target:
+            raise ValueError(f"no setting {name!r} to change; the settings are {', '.join(setting_names(settings))}")
+        target[leaf] = copy.deepcopy(value)
+    return result
+
+
+def setting_names(settings: dict) -> list[str]:
+    """Every setting's name, nested ones dotted: ``["batch_size", ..., "refiner.lr", "refiner.steps", ...]``."""
+    names = []
+    for key, value in settings.items():
+        names += [f"{key}.{inner}" for inner in value] if isinstance(value, dict) else [key]
+    return sorted(names)
 
 
 def has_profile(experiment: str, profile: str) -> bool:

@@ -10,25 +10,46 @@ responsibility problem), search for a set that *encodes to* the input's embeddin
         S_i  = S_{i-1} - lr * dL/dS_{i-1}        # (optionally with momentum and gradient clipping)
     S = S_r
 
+``SRN(embed, set_dim, config)`` is that whole box: it owns ``H_embed`` (a linear map of the input features to z,
+or a module you give it), ``H_agg`` (a ``SetEncoder``) and the loop, reads r, lr, momentum and clipping from a
+``RefinerConfig`` (the ``refiner`` settings of every experiment), and is called as ``srn(S0, X, steps=...)``:
+``steps`` changes r for one call (0 returns S0), ``return_trajectory=True`` returns every S_i with its inner loss.
+``SetRefiner(H_agg, steps, lr)`` is the loop alone, for an ``H_agg`` and a z of your own.
+
 The inner gradient is taken with ``torch.autograd.grad(..., create_graph=True)`` while training, so the outer
 loss trains ``G``, ``H_embed`` and ``H_agg`` through the whole loop. In ``eval()`` mode or under
 ``torch.no_grad()`` the loop runs without building a graph (cheap inference).
 
 ``GraphRefiner`` (the paper's GRN) runs the same loop on a graph: node features (batch, n, d) and the weights of a
-complete graph's edges (batch, n, n) are refined together so that a graph encoder maps them to ``z``.
+complete graph's edges (batch, n, n) are refined together so that a graph encoder maps them to ``z``; ``GRN`` is
+to it what ``SRN`` is to ``SetRefiner``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from ._checks import check_number, check_positive, check_set
+from ._checks import check_int, check_number, check_positive, check_set, is_int
+from .pooling import GraphEncoder, SetEncoder
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    """The settings of an SRN (or a GRN): ``refiner=dict(...)`` in every experiment's profile."""
+
+    steps: int  # r, the number of inner gradient steps (the paper uses 5 to 20)
+    lr: float  # the inner learning rate alpha
+    agg_hidden: int  # the width of H_agg's per-element MLP
+    embed_dim: int | None = None  # e, the size of z = H_embed(X); None: the element size d
+    momentum: float = 0.0  # heavy-ball momentum of the inner SGD (the authors' Circles code uses 0.5)
+    grad_clip: float | None = None  # if set, each set's inner gradient is rescaled to at most this L2 norm
 
 
 class Refinement(NamedTuple):
-    """What ``SetRefiner(..., return_trajectory=True)`` returns."""
+    """What ``SRN`` and ``SetRefiner`` return when called with ``return_trajectory=True``."""
 
     set: torch.Tensor  # the refined set S_r, (batch, n, d)
     sets: list  # [S_0, S_1, ..., S_r], each (batch, n, d)
@@ -49,7 +70,12 @@ class _InnerDescent(nn.Module):
             raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
         if grad_clip is not None:
             grad_clip = check_number(grad_clip, "grad_clip", minimum=0.0, strict=True)
-        self.steps, self.lr, self.momentum, self.grad_clip = steps, lr, momentum, grad_clip
+        self._steps, self.lr, self.momentum, self.grad_clip = steps, lr, momentum, grad_clip
+
+    @property
+    def steps(self) -> int:
+        """The number of inner steps a call makes unless it passes ``steps=`` (fixed when built: read-only)."""
+        return self._steps
 
     def parameter_dtype(self) -> torch.dtype | None:
         """The floating dtype of the encoder's weights (None for an encoder without floating parameters)."""
@@ -170,6 +196,72 @@ class GraphRefiner(_InnerDescent):
         refined, trajectory, losses = self.descend(
             (nodes0, edges0), lambda nodes, edges: self.inner_loss(nodes, edges, z, mask), steps, return_trajectory)
         return (refined, trajectory, losses) if return_trajectory else refined
+
+
+class SRN(nn.Module):
+    """Algorithm 1 as one module: ``srn(S0, X)`` searches for a set that ``H_agg`` encodes to ``z = H_embed(X)``.
+
+    Args:
+        embed: ``H_embed``: the size of the input features (H_embed is then a linear map to ``e``), or a module
+            that maps the inputs to z (batch, e).
+        set_dim: d, the size of an element of S0.
+        config: a ``RefinerConfig``: r (``steps``), ``lr``, ``momentum``, ``grad_clip``, H_agg's width
+            (``agg_hidden``) and e (``embed_dim``; None: e = d).
+        agg: ``H_agg`` if you bring your own (a module (batch, n, d) -> (batch, e)); default a ``SetEncoder``.
+
+    Submodules: ``embed`` (H_embed) and ``loop``, the ``SetRefiner`` around H_agg (``loop.set_encoder``, a
+    ``SetEncoder``). The number of steps is fixed when the SRN is built (``srn.steps``); a call may ask for another.
+    """
+
+    def __init__(self, embed: int | nn.Module, set_dim: int, config: RefinerConfig, agg: nn.Module | None = None):
+        super().__init__()
+        if not isinstance(config, RefinerConfig):
+            raise TypeError(f"config must be a RefinerConfig, got {type(config).__name__}")
+        self.set_dim = check_int(set_dim, "set_dim", 1)
+        self.embed_dim = self.set_dim if config.embed_dim is None else check_int(config.embed_dim, "embed_dim", 1)
+        if is_int(embed):
+            embed = nn.Linear(check_int(embed, "embed", 1), self.embed_dim)
+        elif not isinstance(embed, nn.Module):
+            raise TypeError(f"embed must be the size of H_embed's input (an int) or a module, got {embed!r}")
+        self.embed = embed
+        self.loop = self._loop(config, agg)
+
+    def _loop(self, config: RefinerConfig, agg: nn.Module | None) -> _InnerDescent:
+        encoder = SetEncoder(self.set_dim, self.embed_dim, hidden=config.agg_hidden) if agg is None else agg
+        return SetRefiner(encoder, config.steps, config.lr, config.momentum, config.grad_clip)
+
+    @property
+    def steps(self) -> int:
+        """r: the number of inner steps of a call that does not pass ``steps=``."""
+        return self.loop.steps
+
+    def forward(self, S0: torch.Tensor, *inputs, steps: int | None = None, return_trajectory: bool = False,
+                mask: torch.Tensor | None = None):
+        """S0 (batch, n, d) and H_embed's inputs (e.g. features (batch, f)) -> the refined set (batch, n, d).
+
+        ``steps``: r for this call (``0`` returns S0). ``return_trajectory=True``: a ``Refinement(set, sets,
+        losses)`` with S_0 .. S_r and their inner losses. ``mask`` (batch, n) bool marks padding, which H_agg
+        ignores and the loop leaves where it is.
+        """
+        return self.loop(S0, self.embed(*inputs), steps=steps, return_trajectory=return_trajectory, mask=mask)
+
+
+class GRN(SRN):
+    """The paper's GRN as one module, built like ``SRN``: S0 becomes the nodes of a complete graph, and the loop
+    (a ``GraphRefiner`` around a ``GraphEncoder``, ``loop.graph_encoder``) refines the nodes and the edge weights.
+
+    ``grn(nodes0, *inputs, edges0=None, steps=None)`` -> (nodes (batch, n, d), edges (batch, n, n)); with
+    ``return_trajectory=True``: ((nodes, edges), [(nodes_i, edges_i) for i = 0 .. r], inner losses).
+    """
+
+    def _loop(self, config: RefinerConfig, agg: nn.Module | None) -> _InnerDescent:
+        encoder = GraphEncoder(self.set_dim, self.embed_dim, hidden=config.agg_hidden) if agg is None else agg
+        return GraphRefiner(encoder, config.steps, config.lr, config.momentum, config.grad_clip)
+
+    def forward(self, nodes0: torch.Tensor, *inputs, edges0: torch.Tensor | None = None, steps: int | None = None,
+                return_trajectory: bool = False, mask: torch.Tensor | None = None):
+        return self.loop(nodes0, self.embed(*inputs), edges0, steps=steps, return_trajectory=return_trajectory,
+                         mask=mask)
 
 
 def complete_graph(batch: int, n: int, like: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,8 @@ The task: from the image, output the list of the two points (any order; the loss
 Two models see the same images:
 - ``ContinuousSetPredictor`` (the theorem's ``h``): an MLP that outputs the list ``[v1, v2]`` directly. It is a
   continuous function of its input, so Theorem 1 says it must fail somewhere.
-- ``IterativeSetPredictor``: the same MLP proposes ``S0``, then a ``SetRefiner`` refines it by gradient descent so
-  that the set encodes to an embedding of the image. The result of an optimisation can jump, so it can hand
+- ``IterativeSetPredictor``: the same MLP proposes ``S0``, then an ``SRN`` refines it by gradient descent so that
+  the set encodes to an embedding of the image (its ``H_embed`` is an MLP too). The result of an optimisation can jump, so it can hand
   responsibility from one output slot to the other cleanly.
 
 The probe: a pair of points rotated about their midpoint by 0..360 degrees. After 180 degrees the set is the same
@@ -20,9 +20,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from .config import ResponsibilityConfig
 from .metrics import chamfer, matched_squared_error
-from .pooling import SetEncoder
-from .refine import SetRefiner
+from .refine import SRN, RefinerConfig
 from . import train
 
 GRID_SIZE = 16  # the "image" is GRID_SIZE x GRID_SIZE pixels covering [-1.5, 1.5]^2
@@ -105,30 +105,27 @@ class ContinuousSetPredictor(nn.Module):
 
 
 class IterativeSetPredictor(nn.Module):
-    """The same MLP proposes ``S0``; a ``SetRefiner`` moves it until ``H_agg(S)`` matches ``z = H_embed(image)``.
+    """The same MLP proposes ``S0``; an ``SRN`` moves it until ``H_agg(S)`` matches ``z = H_embed(image)``.
 
-    image (batch, pixels) -> refined points (batch, n_points, 2). ``steps=0`` gives the MLP's proposal ``S0``.
+    image (batch, pixels) -> refined points (batch, n_points, 2). ``inner_steps=0`` gives the MLP's proposal ``S0``.
     """
 
-    def __init__(self, hidden: int, embed_dim: int, encoder_hidden: int, inner_steps: int, inner_lr: float,
-                 inner_momentum: float, n_points: int = 2, pixels: int = GRID_SIZE**2):
+    def __init__(self, mlp_hidden: int, refiner: RefinerConfig, n_points: int = 2, pixels: int = GRID_SIZE**2):
         super().__init__()
-        self.proposal = ContinuousSetPredictor(hidden, n_points, pixels)
-        self.embed = _mlp(pixels, hidden, embed_dim)
-        self.refiner = SetRefiner(SetEncoder(2, embed_dim, hidden=encoder_hidden), steps=inner_steps,
-                                  lr=inner_lr, momentum=inner_momentum, grad_clip=1.0)
+        self.proposal = ContinuousSetPredictor(mlp_hidden, n_points, pixels)
+        self.refiner = SRN(_mlp(pixels, mlp_hidden, refiner.embed_dim), 2, refiner)
 
-    def forward(self, image: torch.Tensor, steps: int | None = None, return_trajectory: bool = False):
-        return self.refiner(self.proposal(image), self.embed(image), steps=steps, return_trajectory=return_trajectory)
+    def forward(self, image: torch.Tensor, inner_steps: int | None = None, return_trajectory: bool = False):
+        return self.refiner(self.proposal(image), image, steps=inner_steps, return_trajectory=return_trajectory)
 
 
-def build_models(cfg) -> dict[str, nn.Module]:
-    """Both models of the lesson from its settings (``srnlib.profiles.get("responsibility", ...)``)."""
-    return {
-        "continuous": ContinuousSetPredictor(cfg.hidden),
-        "iterative": IterativeSetPredictor(cfg.hidden, cfg.embed_dim, cfg.encoder_hidden, cfg.inner_steps,
-                                           cfg.inner_lr, cfg.inner_momentum),
-    }
+def build_models(config: ResponsibilityConfig) -> dict[str, nn.Module]:
+    """Both models of the lesson from its settings (``ResponsibilityConfig.from_profile(...)``)."""
+    if not isinstance(config, ResponsibilityConfig):
+        raise TypeError(f"config must be a ResponsibilityConfig (ResponsibilityConfig.from_settings(cfg) for a "
+                        f"settings dict), got {type(config).__name__}")
+    return {"continuous": ContinuousSetPredictor(config.mlp_hidden),
+            "iterative": IterativeSetPredictor(config.mlp_hidden, config.refiner)}
 
 
 def train_models(cfg, seed: int = 0, retrain: bool = False, device=None) -> tuple[dict, dict]:
@@ -138,7 +135,7 @@ def train_models(cfg, seed: int = 0, retrain: bool = False, device=None) -> tupl
     """
     data = training_data(cfg.train_sets, seed=seed)
     train.seed_everything(seed)
-    models = build_models(cfg)
+    models = build_models(ResponsibilityConfig.from_settings(cfg))
     histories = {}
     for name, model in models.items():
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)

@@ -10,6 +10,7 @@ import torch
 
 from srnlib import metrics
 from srnlib.circles import data, experiment, interpolation, models, plots
+from srnlib.config import CirclesConfig
 
 torch.set_num_threads(1)
 
@@ -145,16 +146,17 @@ def test_adjusted_rand_index_matches_scikit_learn():
     np.testing.assert_allclose(ours.numpy(), theirs, atol=1e-5)
 
 
-SMALL = dict(n=5, d=6, encoder_channels=(8, 8, 8), group_channels=2, decoder_channels=(8, 8, 4), decoder_start=8)
+SMALL = CirclesConfig.from_profile("smoke").replace(n=5, d=6, encoder_channels=(8, 8, 8), group_channels=2,
+                                                   decoder_channels=(8, 8, 4), decoder_start=8,
+                                                   refiner={"embed_dim": 12, "agg_hidden": 16})
 
 
 @pytest.mark.parametrize("attention, weight_channels", [("rgb", 3), ("logit", 1)])
 def test_model_shapes_and_softmax(attention, weight_channels):
     torch.manual_seed(0)
     images, _ = data.generate(3, seed=1)
-    for model in (models.BaselineAutoencoder(**SMALL, attention=attention),
-                  models.SRNAutoencoder(**SMALL, attention=attention, e=12, agg_hidden=16, inner_steps=2,
-                                        inner_lr=1.0)):
+    config = SMALL.replace(attention=attention, refiner={"steps": 2, "lr": 1.0})
+    for model in (models.BaselineAutoencoder(config), models.SRNAutoencoder(config)):
         out = model(images)
         assert out.reconstruction.shape == (3, 3, 64, 64)
         assert out.element_images.shape == (3, 5, 3, 64, 64)
@@ -194,13 +196,13 @@ def test_rgb_attention_lets_the_brightest_element_own_a_pixel_channel():
 
 def test_srn_parameters_are_baseline_plus_srn_parts():
     torch.manual_seed(0)
-    baseline = models.BaselineAutoencoder(**SMALL)
-    srn = models.SRNAutoencoder(**SMALL, e=12, agg_hidden=16)
+    baseline = models.BaselineAutoencoder(SMALL)
+    srn = models.SRNAutoencoder(SMALL)
     extra = sum(p.numel() for p in srn.srn_parameters())
     assert plots.count_parameters(srn) == plots.count_parameters(baseline) + extra
     baseline_names = {name for name, _ in baseline.named_parameters()}
     assert {name for name, _ in srn.named_parameters()} - baseline_names == \
-        {name for name, _ in srn.named_parameters() if name.startswith(("embed.", "refiner."))}
+        {name for name, _ in srn.named_parameters() if name.startswith("refiner.")}
 
 
 def test_decoder_is_equivariant_to_permuting_elements():
@@ -216,20 +218,23 @@ def test_decoder_is_equivariant_to_permuting_elements():
 
 def test_srn_refinement_is_equivariant_to_permuting_the_initial_set():
     torch.manual_seed(0)
-    srn = models.SRNAutoencoder(**SMALL, e=12, agg_hidden=16, inner_steps=3, inner_lr=5.0).eval()
+    srn = models.SRNAutoencoder(SMALL.replace(refiner={"steps": 3, "lr": 5.0})).eval()
     initial = torch.randn(2, 5, 6)
-    z = torch.randn(2, 12)
+    features = torch.randn(2, srn.generator.feature_dim)
     permutation = torch.tensor([4, 2, 0, 1, 3])
-    refined = srn.refiner(initial, z)
-    torch.testing.assert_close(srn.refiner(initial[:, permutation], z), refined[:, permutation], atol=1e-5, rtol=1e-4)
+    refined = srn.refiner(initial, features)
+    torch.testing.assert_close(srn.refiner(initial[:, permutation], features), refined[:, permutation], atol=1e-5,
+                               rtol=1e-4)
     assert not torch.allclose(refined, initial)  # the inner loop moves the elements
 
 
 def test_build_model_and_responsibility_helpers():
-    cfg = dict(SMALL, e=12, agg_hidden=16, inner_steps=1, inner_lr=1.0, inner_momentum=0.5, inner_grad_clip=None)
+    cfg = SMALL.replace(refiner={"steps": 1, "lr": 1.0})
     assert isinstance(models.build_model("srn", cfg), models.SRNAutoencoder)
     with pytest.raises(ValueError, match="kind"):
         models.build_model("other", cfg)
+    with pytest.raises(TypeError, match="CirclesConfig"):
+        models.build_model("srn", {"n": 5})
     tables = interpolation.crossing_circles(4)
     assert tables.shape == (4, 2, 4) and tables[0, 0, 0] < tables[-1, 0, 0]
     element_images = torch.zeros(4, 3, 3, 64, 64)
@@ -243,26 +248,26 @@ def test_build_model_and_responsibility_helpers():
 
 
 def test_refinement_stats_measure_how_far_the_inner_loop_moves_the_set():
-    cfg = dict(SMALL, e=12, agg_hidden=16, inner_steps=3, inner_lr=1.0, inner_momentum=0.5, inner_grad_clip=None)
+    cfg = SMALL.replace(refiner={"steps": 3, "lr": 1.0})
     torch.manual_seed(0)
     model = models.build_model("srn", cfg)
     images, _ = data.generate(4, seed=0, max_circles=3)
     stats = experiment.refinement_stats(model, images)
     with torch.no_grad():
         initial, features = model.generator(images)
-        z = model.embed(features.flatten(1))
-        refined = model.refiner(initial, z)  # eval mode: the same loop without a graph
+        refined = model.refiner(initial, features.flatten(1))  # eval mode: the same loop without a graph
     assert stats["movement"] == pytest.approx(float((refined - initial).norm(dim=-1).mean()), rel=1e-5)
     assert stats["element_norm"] == pytest.approx(float(initial.norm(dim=-1).mean()), rel=1e-5)
     assert stats["inner_loss_after"] < stats["inner_loss_before"]  # gradient steps lower the inner loss
-    model.refiner.steps = 1
-    assert experiment.refinement_stats(model, images)["movement"] < stats["movement"]
+    assert experiment.refinement_stats(model, images, inner_steps=1)["movement"] < stats["movement"]
+    assert experiment.refinement_stats(model, images, inner_steps=0)["movement"] == 0
+    assert model.refiner.steps == 3  # asking for other steps never changes the model
     with pytest.raises(TypeError, match="refiner"):
         experiment.refinement_stats(models.build_model("baseline", cfg), images)
 
 
-def test_success_by_inner_steps_reevaluates_with_each_number_of_steps_and_restores_the_model(monkeypatch):
-    cfg = dict(SMALL, e=12, agg_hidden=16, inner_steps=3, inner_lr=1.0, inner_momentum=0.5, inner_grad_clip=None)
+def test_success_by_inner_steps_reevaluates_with_each_number_of_steps_and_leaves_the_model_alone(monkeypatch):
+    cfg = SMALL.replace(refiner={"steps": 3, "lr": 1.0})
     torch.manual_seed(0)
     model = models.build_model("srn", cfg).eval()
     test_set = data.CirclesDataset(12, seed=3, min_circles=1, max_circles=3, cache=False)
@@ -271,7 +276,8 @@ def test_success_by_inner_steps_reevaluates_with_each_number_of_steps_and_restor
     assert table["3"] == pytest.approx(experiment.evaluate(model, test_set)["table1"], nan_ok=True)
     seen = []
     evaluate = experiment.evaluate
-    monkeypatch.setattr(experiment, "evaluate", lambda m, t: seen.append(m.refiner.steps) or evaluate(m, t))
+    monkeypatch.setattr(experiment, "evaluate", lambda m, t, inner_steps: seen.append(inner_steps) or evaluate(
+        m, t, inner_steps))
     experiment.success_by_inner_steps(model, test_set, steps=(0, 7, 1))
     assert seen == [0, 7, 1] and model.refiner.steps == 3
     with pytest.raises(ValueError, match="steps"):
@@ -290,18 +296,18 @@ def test_training_seconds_sums_the_epochs_of_a_history():
 
 @pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
 def test_every_profile_builds_both_models_with_its_set_size(profile):
-    from srnlib import profiles
-
-    cfg = profiles.get("circles", profile)
+    cfg = CirclesConfig.from_profile(profile)
     baseline, srn = models.build_model("baseline", cfg), models.build_model("srn", cfg)
-    assert srn.refiner.steps == cfg["inner_steps"] and srn.refiner.lr == cfg["inner_lr"]
-    assert srn.decoder.attention == baseline.decoder.attention == cfg["attention"]
+    # the SRN's own steps are those its training ends with (paper: 10, then 20 from epoch 20 of 100)
+    assert srn.refiner.steps == (cfg.more_steps if cfg.epochs > cfg.more_steps_epoch else cfg.refiner.steps)
+    assert srn.refiner.loop.lr == cfg.refiner.lr and srn.refiner.embed.out_features == cfg.refiner.embed_dim
+    assert srn.decoder.attention == baseline.decoder.attention == cfg.attention
     extra = sum(p.numel() for p in srn.srn_parameters())
     assert plots.count_parameters(srn) == plots.count_parameters(baseline) + extra
     if profile != "paper":  # the paper's decoder is too big for a quick CPU forward pass here
         images, _ = data.generate(2, seed=0)
         out = srn.eval()(images)
-        assert out.set.shape == (2, cfg["n"], cfg["d"]) and out.element_images.shape == (2, cfg["n"], 3, 64, 64)
+        assert out.set.shape == (2, cfg.n, cfg.d) and out.element_images.shape == (2, cfg.n, 3, 64, 64)
 
 
 def _one_red_circle_decoded(n: int = 3):
@@ -372,30 +378,30 @@ def test_s0_gradient_decides_whether_the_outer_loss_trains_the_set_head(s0_gradi
     """s0_gradient=False is the authors' released training: the set head (the generator's projection) gets no
     gradient, while H_embed, H_agg and the trunk (through z) still do; True trains the set head too."""
     torch.manual_seed(0)
-    srn = models.SRNAutoencoder(**SMALL, e=12, agg_hidden=16, inner_steps=2, inner_lr=1.0, s0_gradient=s0_gradient)
+    srn = models.SRNAutoencoder(SMALL.replace(refiner={"steps": 2, "lr": 1.0}, s0_gradient=s0_gradient))
     images, _ = data.generate(3, seed=2)
     srn(images).reconstruction.square().mean().backward()
     head = srn.generator.project.weight.grad
     assert (head is not None and float(head.abs().sum()) > 0) == s0_gradient
-    for name in ("embed.weight", "refiner.set_encoder.pool.weight"):
+    for name in ("refiner.embed.weight", "refiner.loop.set_encoder.pool.weight"):
         assert float(dict(srn.named_parameters())[name].grad.abs().sum()) > 0, name
     assert float(srn.generator.trunk[0].weight.grad.abs().sum()) > 0  # the trunk learns through z either way
     with pytest.raises(TypeError, match="s0_gradient"):
-        models.SRNAutoencoder(**SMALL, s0_gradient=1)
+        models.SRNAutoencoder(SMALL.replace(s0_gradient=1))
 
 
 def test_paper_profile_follows_the_authors_detached_initial_set():
     from srnlib import profiles
 
     assert profiles.get("circles", "paper")["s0_gradient"] is False
-    assert models.build_model("srn", profiles.get("circles", "paper")).s0_gradient is False
+    assert models.build_model("srn", CirclesConfig.from_profile("paper")).s0_gradient is False
 
 
 def test_broadcast_decoder_shapes_equivariance_and_a_circle_is_one_linear_function_of_its_coordinates():
     torch.manual_seed(0)
     for attention, weight_channels in (("rgb", 3), ("logit", 1)):
-        model = models.BaselineAutoencoder(**dict(SMALL, decoder_channels=(8,)), attention=attention,
-                                           decoder="broadcast")
+        model = models.BaselineAutoencoder(SMALL.replace(decoder_channels=(8,), attention=attention,
+                                                         decoder="broadcast"))
         out = model(data.generate(2, seed=3)[0])
         assert out.element_images.shape == (2, 5, 3, 64, 64) and out.weights.shape == (2, 5, weight_channels, 64, 64)
         torch.testing.assert_close(out.weights.sum(dim=1), torch.ones(2, weight_channels, 64, 64))
@@ -412,7 +418,7 @@ def test_broadcast_decoder_shapes_equivariance_and_a_circle_is_one_linear_functi
     agreement = (inside == data.circle_masks(table)[0, 0]).float().mean()
     assert float(agreement) > 0.99
     with pytest.raises(ValueError, match="decoder"):
-        models.BaselineAutoencoder(**SMALL, decoder="mlp")
+        models.BaselineAutoencoder(SMALL.replace(decoder="mlp"))
     with pytest.raises(ValueError, match="elements"):
         decoder(torch.zeros(2, 5, 7))
 
@@ -427,5 +433,5 @@ def test_every_shipped_circles_checkpoint_loads_into_the_model_its_profile_build
             continue
         cfg = profiles.get("circles", manifest["profile"])
         assert profiles.settings_hash(dict(cfg)) == manifest["settings_hash"], f"{path.name}: settings changed"
-        model = models.build_model(manifest["name"], cfg)
+        model = models.build_model(manifest["name"], CirclesConfig.from_settings(cfg))
         model.load_state_dict(shipped.load_shipped(path, cfg)["model"])  # strict: every name and shape fits

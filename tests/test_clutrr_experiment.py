@@ -11,13 +11,14 @@ import torch
 from srnlib import profiles, results
 from srnlib.clutrr import RELATIONS, experiment, generate, plots, tokenize
 from srnlib.clutrr.dataset import entity_numbers
+from srnlib.config import ClutrrConfig
 
 
 @pytest.fixture
 def cfg():
     settings = profiles.get("clutrr", "smoke")
-    settings.update(train_stories=30, test_stories=15, embedding_dim=8, hidden=8, rn_hidden=8, agg_hidden=8)
-    return settings
+    return profiles.override(settings, {"train_stories": 30, "test_stories": 15, "word_dim": 8, "lstm_hidden": 8,
+                                        "rn_hidden": 8, "refiner.agg_hidden": 8})
 
 
 def test_data_splits_are_disjoint_held_out_and_share_the_training_vocabulary(cfg, isolated_home):
@@ -113,19 +114,19 @@ def test_train_models_trains_then_loads_from_the_checkpoint(cfg, isolated_home):
 
 def test_look_inside_gives_the_refined_set_and_graph(cfg, isolated_home):
     data = experiment.load_data(cfg, seed=0)
-    vocabulary = len(data["vocabulary"])
-    srn = experiment.build_model("rn_srn", cfg, vocabulary)
+    vocabulary, config = len(data["vocabulary"]), ClutrrConfig.from_settings(cfg)
+    srn = experiment.build_model("rn_srn", config, vocabulary)
     inside = experiment.look_inside(srn, data["test"], 0)
-    assert inside["S0"].shape == inside["refined"].shape == (cfg.set_size, cfg.hidden)
+    assert inside["S0"].shape == inside["refined"].shape == (cfg.set_size, cfg.lstm_hidden)
     assert inside["S0"][inside["sentences"]:].abs().sum() == 0  # zero padding
     assert not torch.equal(inside["S0"], inside["refined"])
-    assert len(inside["inner_loss"]) == cfg.inner_steps + 1
-    grn = experiment.build_model("rn_grn", cfg, vocabulary)
+    assert len(inside["inner_loss"]) == cfg.refiner.steps + 1
+    grn = experiment.build_model("rn_grn", config, vocabulary)
     inside = experiment.look_inside(grn, data["test"], 1)
     assert inside["edges"].shape == inside["edges0"].shape == (cfg.set_size, cfg.set_size)
     assert not torch.equal(inside["edges"], inside["edges0"])  # the edge weights are refined
     with pytest.raises(ValueError, match="no refiner"):
-        experiment.look_inside(experiment.build_model("rn", cfg, vocabulary), data["test"], 0)
+        experiment.look_inside(experiment.build_model("rn", config, vocabulary), data["test"], 0)
     for figure in (plots.refined_set(experiment.look_inside(srn, data["test"], 0)), plots.refined_graph(inside)):
         assert len(figure.axes) >= 2
 

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from srnlib.clutrr.models import KinshipReasoner
+from srnlib.config import ClutrrConfig
 
 VOCABULARY, RELATIONS = 30, 20
 
@@ -15,9 +16,10 @@ def stories(batch=3, sentences=4, words=6, seed=0):
     return tokens, mask, torch.randint(1, VOCABULARY, (batch, 2), generator=generator)
 
 
-def model(kind, **kwargs):
-    return KinshipReasoner(kind, VOCABULARY, RELATIONS, embedding_dim=8, hidden=8, set_size=6, agg_hidden=16,
-                           inner_steps=2, **kwargs)
+def model(kind):
+    config = ClutrrConfig.from_profile("smoke").replace(word_dim=8, lstm_hidden=8, set_size=6,
+                                                        refiner={"agg_hidden": 16, "steps": 2, "lr": 0.5})
+    return KinshipReasoner(kind, config, VOCABULARY, RELATIONS)
 
 
 @pytest.mark.parametrize("kind", KinshipReasoner.KINDS)

@@ -1,10 +1,12 @@
 import pytest
 import torch
 
+from srnlib.config import CswmConfig
 from srnlib.cswm.models import TransitionGNN, build_model
 
-CFG = dict(in_channels=6, objects=3, state_dim=4, action_dim=6, hidden=32, copy_action=True, embed_dim=16,
-           agg_hidden=16, inner_steps=2, inner_lr=0.5)
+CFG = CswmConfig.from_profile("smoke").replace(in_channels=6, objects=3, state_dim=4, action_dim=6, mlp_hidden=32,
+                                               cnn_hidden=32, copy_action=True,
+                                               refiner={"embed_dim": 16, "agg_hidden": 16, "steps": 2, "lr": 0.5})
 
 
 def batch(size=5):
@@ -16,7 +18,7 @@ def batch(size=5):
 def test_both_models_share_every_parameter_but_the_srn_parts():
     cswm, srn = build_model("cswm", CFG), build_model("srn", CFG)
     base = {name: p.shape for name, p in cswm.named_parameters()}
-    assert base == {name: p.shape for name, p in srn.named_parameters() if not name.startswith(("refiner.", "embed."))}
+    assert base == {name: p.shape for name, p in srn.named_parameters() if not name.startswith("refiner.")}
     observations, _, _ = batch()
     assert cswm.encode(observations).shape == srn.encode(observations).shape == (5, 3, 4)
 
@@ -67,10 +69,12 @@ def test_bad_inputs_are_reported():
         model.transition(torch.rand(2, 3, 4), torch.tensor([1]))
     with pytest.raises(ValueError, match="kind"):
         build_model("slot", CFG)
+    with pytest.raises(ValueError, match="one K"):  # the profile's settings name several K and no game
+        build_model("cswm", CswmConfig.from_profile("smoke"))
 
 
 def test_the_object_extractor_width_is_a_setting_and_channels_last_gives_the_same_masks():
-    small = build_model("cswm", dict(CFG, cnn_hidden=4))
+    small = build_model("cswm", CFG.replace(cnn_hidden=4))
     assert small.extractor.net[0].out_channels == 4 and build_model("cswm", CFG).extractor.net[0].out_channels == 32
     observations, _, _ = batch()
     small.eval()
@@ -79,4 +83,4 @@ def test_the_object_extractor_width_is_a_setting_and_channels_last_gives_the_sam
     assert masks.shape == (5, 3, 10, 10) and masks.is_contiguous()
     torch.testing.assert_close(masks, reference, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="hidden"):
-        build_model("cswm", dict(CFG, cnn_hidden=0))
+        build_model("cswm", CFG.replace(cnn_hidden=0))

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from srnlib import report
+from srnlib.config import CswmConfig
 from srnlib.cswm import experiment, models, plots
 
 
@@ -29,8 +30,10 @@ def test_table3_marks_the_claim_when_some_k_holds():
 
 
 def test_object_masks_of_one_observation():
-    model = models.build_model("srn", dict(in_channels=6, objects=3, state_dim=4, action_dim=6, hidden=16,
-                                           copy_action=True, embed_dim=8, agg_hidden=8, inner_steps=1, inner_lr=0.5))
+    config = CswmConfig.from_profile("smoke").replace(in_channels=6, objects=3, state_dim=4, action_dim=6,
+                                                      mlp_hidden=16, copy_action=True,
+                                                      refiner={"embed_dim": 8, "agg_hidden": 8, "steps": 1})
+    model = models.build_model("srn", config)
     observation = torch.randint(0, 256, (6, 50, 50), dtype=torch.uint8)
     masks = experiment.object_masks(model, observation)
     assert masks.shape == (3, 10, 10) and ((masks > 0) & (masks < 1)).all()

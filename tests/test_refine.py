@@ -184,3 +184,87 @@ def test_graph_refiner_rejects_bad_edges():
     with pytest.raises(ValueError, match="edges0"):
         refiner(torch.randn(2, 4, 3, dtype=torch.float64), torch.randn(2, 8, dtype=torch.float64),
                 torch.rand(2, 4, 5, dtype=torch.float64))
+
+
+def make_srn(steps=3, **changes):
+    from srnlib import SRN, RefinerConfig
+
+    config = RefinerConfig(**{"steps": steps, "lr": 0.5, "agg_hidden": 16, "embed_dim": 8, **changes})
+    return SRN(7, 3, config).double()
+
+
+def test_the_srn_is_h_embed_then_the_loop_around_h_agg():
+    srn = make_srn(momentum=0.5)
+    S0, x = torch.randn(4, 5, 3, dtype=torch.float64), torch.randn(4, 7, dtype=torch.float64)
+    alone = SetRefiner(srn.loop.set_encoder, steps=3, lr=0.5, momentum=0.5)  # the loop by hand, same H_agg
+    torch.testing.assert_close(srn(S0, x), alone(S0, srn.embed(x)))
+    assert isinstance(srn.embed, nn.Linear) and srn.embed.out_features == 8 and srn.steps == 3
+    assert [name for name, _ in srn.named_children()] == ["embed", "loop"]
+
+
+def test_the_srn_with_zero_steps_returns_s0_and_its_trajectory_on_request():
+    srn = make_srn(steps=4)
+    S0, x = torch.randn(2, 5, 3, dtype=torch.float64), torch.randn(2, 7, dtype=torch.float64)
+    assert torch.equal(srn(S0, x, steps=0), S0)
+    out = srn(S0, x, return_trajectory=True)
+    assert len(out.sets) == len(out.losses) == 5 and torch.equal(out.sets[0], S0)
+    torch.testing.assert_close(out.set, srn(S0, x))
+    assert len(srn(S0, x, steps=2, return_trajectory=True).sets) == 3 and srn.steps == 4  # a call changes nothing
+
+
+def test_nothing_outside_the_srn_can_change_its_number_of_steps():
+    srn = make_srn()
+    for module in (srn, srn.loop):
+        with pytest.raises(AttributeError):
+            module.steps = 1
+    assert srn.steps == srn.loop.steps == 3
+
+
+def test_the_srn_takes_a_module_as_h_embed_and_its_own_h_agg():
+    from srnlib import SRN, RefinerConfig
+
+    config = RefinerConfig(steps=2, lr=0.1, agg_hidden=8)  # no embed_dim: z has the element size
+    srn = SRN(nn.Identity(), 3, config)
+    assert srn.embed_dim == 3 and srn.loop.set_encoder.out_dim == 3
+    S0, z = torch.randn(2, 4, 3), torch.randn(2, 3)
+    torch.testing.assert_close(srn(S0, z), SetRefiner(srn.loop.set_encoder, 2, 0.1)(S0, z))
+    mine = LinearSumEncoder(torch.eye(3))
+    assert SRN(nn.Identity(), 3, config, agg=mine).loop.set_encoder is mine
+    with pytest.raises(TypeError, match="RefinerConfig"):
+        SRN(4, 3, {"steps": 2, "lr": 0.1, "agg_hidden": 8})
+    with pytest.raises(TypeError, match="embed"):
+        SRN("features", 3, config)
+
+
+def test_the_grn_refines_nodes_and_the_edges_of_a_complete_graph():
+    from srnlib import GRN, RefinerConfig, GraphEncoder
+
+    grn = GRN(7, 3, RefinerConfig(steps=2, lr=0.2, agg_hidden=8, embed_dim=6)).double()
+    nodes0, x = torch.randn(2, 4, 3, dtype=torch.float64), torch.randn(2, 7, dtype=torch.float64)
+    assert isinstance(grn.loop.graph_encoder, GraphEncoder)
+    nodes, edges = grn(nodes0, x)
+    assert nodes.shape == nodes0.shape and edges.shape == (2, 4, 4)
+    (same, edges0), trajectory, losses = grn(nodes0, x, steps=0, return_trajectory=True)
+    assert torch.equal(same, nodes0) and torch.equal(edges0, 1 - torch.eye(4, dtype=torch.float64).expand(2, 4, 4))
+
+
+def test_no_experiment_wires_its_own_refiner_or_changes_a_step_count():
+    """Issue 16: every experiment builds its refiner as one SRN (or GRN) and passes other step counts per call."""
+    import ast
+    from pathlib import Path
+
+    import srnlib
+
+    for path in Path(srnlib.__file__).parent.rglob("*.py"):
+        if path.name == "refine.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", None))
+                assert name not in ("SetRefiner", "GraphRefiner"), f"{path}:{node.lineno} wires its own refiner"
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:  # another object's steps (a class may set its own in __init__)
+                    owner = getattr(target, "value", None)
+                    assert not (isinstance(target, ast.Attribute) and target.attr == "steps"
+                                and getattr(owner, "id", None) != "self"), f"{path}:{node.lineno} changes a step count"

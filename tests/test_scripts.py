@@ -34,13 +34,14 @@ def test_circles_training_curve_scores_every_nth_epoch_with_and_without_inner_st
 
 def test_circles_training_curve_takes_typed_setting_overrides(isolated_home):
     curve = load("circles_training_curve")
-    cfg = {"n": 8, "lr": 2e-3, "attention": "rgb", "decoder_channels": [16, 16, 8], "inner_grad_clip": None,
-           "epochs": 8, "profile": "quick"}
-    assert curve.overrides(["n=16", "lr=1", "attention=logit", "decoder_channels=[8, 8, 4]", "inner_grad_clip=1.0"],
-                           cfg) == {"n": 16, "lr": 1.0, "attention": "logit", "decoder_channels": [8, 8, 4],
-                                    "inner_grad_clip": 1.0}
+    cfg = {"n": 8, "lr": 2e-3, "attention": "rgb", "decoder_channels": [16, 16, 8], "epochs": 8, "profile": "quick",
+           "refiner": {"grad_clip": None, "lr": 0.1}}
+    assert curve.overrides(["n=16", "lr=1", "attention=logit", "decoder_channels=[8, 8, 4]", "refiner.grad_clip=1.0",
+                            "refiner.lr=30"], cfg) == {"n": 16, "lr": 1.0, "attention": "logit",
+                                                       "decoder_channels": [8, 8, 4], "refiner.grad_clip": 1.0,
+                                                       "refiner.lr": 30.0}
     for bad, message in [("n=1.5", "needs a value of type int"), ("width=3", "KEY one of"), ("n", "KEY=VALUE"),
-                         ("epochs=3", "--epochs sets the epochs")]:
+                         ("epochs=3", "--epochs sets the epochs"), ("refiner=3", "KEY one of")]:
         with pytest.raises(ValueError, match=message):
             curve.overrides([bad], cfg)
     assert curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1", "--every", "5",
@@ -69,10 +70,11 @@ def test_circles_search_writes_one_row_per_run_and_compares_with_the_matching_ba
     assert search.main(["--profile", "smoke", "--runs", "baseline,srn-lr30"]) == 0
     rows = json.loads((isolated_home / "runs" / "sweeps" / "circles_search.json").read_text())["runs"]
     assert [row["name"] for row in rows] == ["baseline", "srn-lr30"]
-    assert rows[1]["settings"]["inner_lr"] == 30.0 and set(rows[1]["table1_0_steps"]) == {"1", "2", "3", "4", "5"}
+    assert rows[1]["settings"]["refiner"]["lr"] == 30.0 and set(rows[1]["table1_0_steps"]) == {"1", "2", "3", "4",
+                                                                                                "5"}
     assert search.matching_baseline(rows[1], rows) is rows[0]
     table = (isolated_home / "runs" / "sweeps" / "circles_search.md").read_text()
-    assert "| srn-lr30 | inner_lr=30.0 | 0 |" in table
+    assert "| srn-lr30 | refiner.lr=30.0 | 0 |" in table
     assert search.main(["--profile", "smoke", "--runs", "baseline"]) == 0  # already there: skipped, not retrained
     assert len(json.loads((isolated_home / "runs" / "sweeps" / "circles_search.json").read_text())["runs"]) == 2
 

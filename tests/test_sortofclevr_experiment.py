@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 import srnlib
+from srnlib.config import SortOfClevrConfig
 from srnlib.sortofclevr import SortOfClevrDataset, answer, experiment, sample_easy
 
 
@@ -117,7 +118,7 @@ def test_the_learning_rate_warms_up_per_update_and_decays_to_zero():
 
 def test_recomputed_batch_norm_statistics_make_evaluation_normalise_like_training():
     data = SortOfClevrDataset(8, seed=3, questions_per_image=2, cache=False)
-    model = srnlib.sortofclevr.models.build_model("rn", {"hidden": 16})
+    model = srnlib.sortofclevr.models.build_model("rn", SortOfClevrConfig.from_profile("smoke"))
     for norm in model.modules():
         if isinstance(norm, nn.BatchNorm2d):
             norm.running_mean.fill_(5.0)  # statistics that trail the weights, as after fast updates
@@ -135,15 +136,15 @@ def test_recomputed_batch_norm_statistics_make_evaluation_normalise_like_trainin
 
 def test_the_state_description_head_learns_a_tiny_task_in_seconds(isolated_home):
     cfg = dict(srnlib.profiles.get("sortofclevr", "smoke"), train_images=400, val_images=100, questions_per_image=2,
-               batch_size=32, hidden=64, lr=3e-3, warmup_steps=10, dropout=0.0)
+               batch_size=32, rn_hidden=64, lr=3e-3, warmup_steps=10, dropout=0.0)
     model, history = experiment.load_or_train_state(srnlib.profiles.Settings(cfg), epochs=8)
     assert len(history) == 8 and {"val_non_relational", "val_relational"} <= set(history[0])
     assert history[-1]["train_loss"] < history[0]["train_loss"]
 
 
 def test_the_conv_stem_can_learn_slower_than_the_head():
-    cfg = {"lr": 1e-3, "hidden": 8}
-    model = srnlib.sortofclevr.models.build_model("rn", cfg)
+    cfg = {"lr": 1e-3}
+    model = srnlib.sortofclevr.models.build_model("rn", SortOfClevrConfig.from_profile("smoke").replace(rn_hidden=8))
     assert len(experiment.parameter_groups(model, cfg)) == 1
     groups = experiment.parameter_groups(model, dict(cfg, stem_lr=0.1))
     assert [g["lr"] for g in groups] == pytest.approx([1e-4, 1e-3])

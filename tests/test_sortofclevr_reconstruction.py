@@ -8,10 +8,12 @@ import srnlib
 from srnlib.report import PAPER
 from srnlib.sortofclevr import experiment, generate, plots
 from srnlib.sortofclevr import reconstruction as recon
+from srnlib.config import SortOfClevrConfig
 from srnlib.sortofclevr.models import ELEMENT_DIM, build_model
 
 matplotlib.use("Agg")
-CFG = dict(hidden=16, embed_dim=16, agg_hidden=16, inner_steps=2, inner_lr=0.5)
+CFG = SortOfClevrConfig.from_profile("smoke").replace(rn_hidden=16, refiner={"embed_dim": 16, "agg_hidden": 16,
+                                                                             "steps": 2, "lr": 0.5})
 
 
 @pytest.fixture(scope="module")

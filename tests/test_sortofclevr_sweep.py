@@ -20,16 +20,16 @@ def test_the_sweep_appends_one_row_per_run_with_its_curve_and_skips_a_repeat(iso
     sweep = load()
     out = tmp_path / "sweeps"
     args = ["--base", "smoke", "--out", str(out), "--epochs", "2"]
-    sweep.main(["--name", "state", "--kind", "state", "--set", "hidden=8", "--set", "init='he'"] + args)
+    sweep.main(["--name", "state", "--kind", "state", "--set", "rn_hidden=8", "--set", "init='he'"] + args)
     sweep.main(["--name", "pixels", "--kind", "rn", "--set", "warmup_steps=2", "--set", "stem_lr=0.1"] + args)
     rows = json.loads((out / "sortofclevr_sweep.json").read_text())
     assert [(r["name"], r["kind"], r["steps"]) for r in rows] == [("state", "state", 2 * 8), ("pixels", "rn", 2 * 8)]
-    assert rows[0]["overrides"] == {"hidden": 8, "init": "he"} and rows[1]["images_per_batch"] == 8  # 32 / 4
+    assert rows[0]["overrides"] == {"rn_hidden": 8, "init": "he"} and rows[1]["images_per_batch"] == 8  # 32 / 4
     assert [point["steps"] for point in rows[1]["curve"]] == [8, 16]
     assert {"non_relational", "relational", "furthest", "cpu_seconds"} <= set(rows[1]["final"])
     assert rows[1]["cpu_seconds"] >= rows[1]["train_cpu_seconds"] > 0
     table = (out / "sortofclevr_sweep.md").read_text()
     assert "| state | state | smoke | 0 | 8 |" in table and "| pixels | rn | smoke | 0 |" in table
-    sweep.main(["--name", "state", "--kind", "state", "--set", "hidden=8", "--set", "init='he'"] + args)
+    sweep.main(["--name", "state", "--kind", "state", "--set", "rn_hidden=8", "--set", "init='he'"] + args)
     assert "already in" in capsys.readouterr().out
     assert len(json.loads((out / "sortofclevr_sweep.json").read_text())) == 2

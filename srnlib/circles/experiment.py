@@ -1,7 +1,8 @@
 """Load-or-train and evaluation helpers behind notebook 01 (Table 1, Figure 2), also used by notebook 02 to load its
 models; notebook 02's interpolation and t-SNE helpers are in ``interpolation``.
 
-Every function takes the circles settings ``cfg = srnlib.profiles.get("circles", profile)``. Shapes:
+Every function takes the circles settings ``cfg = srnlib.profiles.get("circles", profile)`` (the dict that keys the
+checkpoints; the models are built from it typed, ``CirclesConfig.from_settings(cfg)``). Shapes:
     images (B, 3, 64, 64); object tables (B, k, 4) as [x, y, r, colour]; sets (B, n, d);
     element images (B, n, 3, 64, 64).
 """
@@ -12,6 +13,7 @@ import torch
 
 from .. import metrics
 from .._checks import is_int
+from ..config import CirclesConfig
 from ..train import checkpoint_path, fit, seed_everything
 from . import data
 from .models import BaselineAutoencoder, Decomposition, build_model
@@ -30,15 +32,11 @@ def datasets(cfg: dict):
     return train, test
 
 
-def reconstruction_step(model: BaselineAutoencoder, batch) -> dict:
-    """One training step's loss: mean squared reconstruction error of a batch ``(images, counts)``."""
+def reconstruction_step(model: BaselineAutoencoder, batch, inner_steps: int | None = None) -> dict:
+    """One training step's loss: mean squared reconstruction error of a batch ``(images, counts)``; ``inner_steps``:
+    the SRN's for this step (None: the model's own)."""
     images, _ = batch
-    return {"loss": (model(images).reconstruction - images).square().mean()}
-
-
-def inner_steps_at(cfg: dict, epoch: int) -> int:
-    """Inner SRN steps used in (0-based) ``epoch``: ``inner_steps``, then ``more_steps`` from ``more_steps_epoch``."""
-    return cfg["more_steps"] if epoch >= cfg["more_steps_epoch"] else cfg["inner_steps"]
+    return {"loss": (model(images, inner_steps=inner_steps).reconstruction - images).square().mean()}
 
 
 def load_or_train(kind: str, cfg: dict, seed: int = 0, retrain: bool = False, train_set=None, device=None,
@@ -49,21 +47,21 @@ def load_or_train(kind: str, cfg: dict, seed: int = 0, retrain: bool = False, tr
     if kind not in MODEL_KINDS:
         raise ValueError(f"kind must be one of {MODEL_KINDS}, got {kind!r}")
     seed_everything(seed)
-    model = build_model(kind, cfg)
+    config = CirclesConfig.from_settings(cfg)
+    model = build_model(kind, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    steps = {"now": None}  # the SRN's inner steps in this epoch (the model's own after training)
 
     def schedule(model, epoch):
-        if kind == "srn":
-            model.refiner.steps = inner_steps_at(cfg, epoch)
+        steps["now"] = config.inner_steps_at(epoch) if kind == "srn" else None
 
     if train_set is None:
         train_set, _ = datasets(cfg)
-    history = fit(model, optimizer, train_set, reconstruction_step, epochs=cfg["epochs"],
-                  batch_size=cfg["batch_size"], seed=seed, device=device, on_epoch_start=schedule, retrain=retrain,
-                  evaluate=evaluate,
+    history = fit(model, optimizer, train_set, lambda m, batch: reconstruction_step(m, batch, steps["now"]),
+                  epochs=cfg["epochs"], batch_size=cfg["batch_size"], seed=seed, device=device, on_epoch_start=schedule,
+                  retrain=retrain, evaluate=evaluate,
                   checkpoint=checkpoint_path(EXPERIMENT, cfg["profile"], seed, cfg, name=kind), desc=kind,
                   settings=cfg)
-    schedule(model, cfg["epochs"] - 1)
     return model.eval(), history
 
 
@@ -75,25 +73,28 @@ def training_seconds(history: list[dict]) -> float:
 
 
 @torch.no_grad()
-def decompose(model: BaselineAutoencoder, images: torch.Tensor) -> Decomposition:
-    """Run ``model`` in eval mode over ``images`` (B, 3, 64, 64) in batches; tensors concatenated on the CPU."""
+def decompose(model: BaselineAutoencoder, images: torch.Tensor, inner_steps: int | None = None) -> Decomposition:
+    """Run ``model`` in eval mode over ``images`` (B, 3, 64, 64) in batches; tensors concatenated on the CPU.
+    ``inner_steps``: the SRN's number of inner steps (None: its own)."""
     model.eval()
     device = next(model.parameters()).device
-    parts = [model(images[i:i + EVAL_BATCH].float().to(device)) for i in range(0, len(images), EVAL_BATCH)]
+    parts = [model(images[i:i + EVAL_BATCH].float().to(device), inner_steps=inner_steps)
+             for i in range(0, len(images), EVAL_BATCH)]
     return Decomposition(*(torch.cat(tensors).cpu() for tensors in zip(*parts)))
 
 
 @torch.no_grad()
-def evaluate(model: BaselineAutoencoder, test_set: data.CirclesDataset) -> dict:
+def evaluate(model: BaselineAutoencoder, test_set: data.CirclesDataset, inner_steps: int | None = None) -> dict:
     """Table 1 and more on ``test_set``: ``{"table1": {"1": pct, ..., "5": pct}, "recon_mse", "fg_ari"}``.
 
-    fg_ari is the mean foreground ARI over test images with at least one circle.
+    fg_ari is the mean foreground ARI over test images with at least one circle. ``inner_steps``: the SRN's number
+    of inner steps (None: its own).
     """
     successes, squared_errors, aris = [], [], []
     for start in range(0, len(test_set), EVAL_BATCH):
         images = test_set.images[start:start + EVAL_BATCH].float()
         counts = test_set.counts[start:start + EVAL_BATCH]
-        out = decompose(model, images)
+        out = decompose(model, images, inner_steps)
         successes.append(metrics.decomposition_success(out.element_images, counts))
         squared_errors.append((out.reconstruction - images).square().mean(dim=(1, 2, 3)))
         masks = data.circle_masks(test_set.table[start:start + EVAL_BATCH])
@@ -105,8 +106,9 @@ def evaluate(model: BaselineAutoencoder, test_set: data.CirclesDataset) -> dict:
 
 
 @torch.no_grad()
-def refinement_stats(model, images: torch.Tensor) -> dict:
-    """How much the SRN's inner loop changes the set on ``images`` (B, 3, 64, 64), in eval mode.
+def refinement_stats(model, images: torch.Tensor, inner_steps: int | None = None) -> dict:
+    """How much the SRN's inner loop changes the set on ``images`` (B, 3, 64, 64), in eval mode, in ``inner_steps``
+    steps (None: the model's own).
 
     Returns floats: ``inner_loss_before`` / ``inner_loss_after`` (mean ||H_agg(S) - z||^2 at S0 and after the last
     step), ``movement`` (mean L2 distance an element moves, ||S - S0||) and ``element_norm`` (mean ||S0||).
@@ -114,9 +116,8 @@ def refinement_stats(model, images: torch.Tensor) -> dict:
     if not hasattr(model, "refiner"):
         raise TypeError(f"model must be an SRNAutoencoder (with a refiner), got {type(model).__name__}")
     model.eval()
-    initial, features = model.generator(images.float())
-    z = model.embed(features.flatten(1))
-    refinement = model.refiner(initial, z, return_trajectory=True)
+    refinement = model.refine(images.float(), inner_steps, return_trajectory=True)
+    initial = refinement.sets[0]
     return {"inner_loss_before": float(refinement.losses[0].mean()),
             "inner_loss_after": float(refinement.losses[-1].mean()),
             "movement": float((refinement.set - initial).norm(dim=-1).mean()),
@@ -174,21 +175,14 @@ def success_by_inner_steps(model, test_set: data.CirclesDataset, steps=(0, 5, 20
     """Table 1 of a trained SRN evaluated with other numbers of inner steps: ``{"0": {"1": pct, ...}, ...}``.
 
     ``0`` decodes ``S0`` itself, the set the SRN's own generator proposes. If the scores do not change with the
-    number of steps, the inner loop is not what makes the model decompose (or fail to). The model's own number
-    of steps is restored afterwards.
+    number of steps, the inner loop is not what makes the model decompose (or fail to). The model is not changed:
+    each number of steps is passed to its calls.
     """
     if not hasattr(model, "refiner"):
         raise TypeError(f"model must be an SRNAutoencoder (with a refiner), got {type(model).__name__}")
     if not steps or any(not is_int(k) or k < 0 for k in steps):
         raise ValueError(f"steps must be a non-empty sequence of ints >= 0, got {steps!r}")
-    trained_steps, table = model.refiner.steps, {}
-    try:
-        for count in steps:
-            model.refiner.steps = count
-            table[str(count)] = evaluate(model, test_set)["table1"]
-    finally:
-        model.refiner.steps = trained_steps
-    return table
+    return {str(count): evaluate(model, test_set, inner_steps=count)["table1"] for count in steps}
 
 
 def example_index(test_set: data.CirclesDataset, circles: int = 4) -> int:

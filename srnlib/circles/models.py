@@ -6,28 +6,31 @@ Shapes (B = batch, n = set size, d = element size, e = embedding size, C = n * g
       -> CNN trunk (batch-normalised) -> feature map (B, C, h, w)
       -> split the channels into n groups, project each group (group_channels * h * w) to d with one shared
          linear map -> S0 (B, n, d)
-      SRN only:  z = H_embed(flattened feature map) (B, e);  S = SetRefiner(H_agg)(S0, z)   (Algorithm 1)
+      SRN only:  S = SRN(S0, flattened feature map): z = H_embed(features) (B, e), S0 refined   (Algorithm 1)
       -> decoder F (Eq. 4): every element on its own through shared transposed convolutions (B * n, 3, 64, 64)
       -> softmax over the n elements weights the sigmoid images; reconstruction (B, 3, 64, 64) = the weighted sum
 
-The baseline and the SRN model share every module except ``H_embed`` and ``H_agg``, so their trainable parameters
-differ exactly by those two. The architecture follows the authors' Circles code (CUAI/BetterSetRepresentations):
-batch normalisation in the encoder and the decoder, one projection shared by all channel groups (their 1x1
-``Conv1d``) and raw (unnormalised) elements. ``attention="rgb"`` is Eq. 4 as the paper writes it and the authors
-coded it, ``I_i = TransposeConv(S_i)``, ``Y = sum_i softmax_i(I) * sigmoid(I_i)``: the softmax over the elements is
-taken of the RGB outputs themselves, per channel, so an element both colours a pixel and claims it with the same
-number. ``attention="logit"`` is a common variant (not the paper's): a fourth output channel is a mask logit.
+The baseline and the SRN model share every module except the SRN (``H_embed`` and ``H_agg``), so their trainable
+parameters differ exactly by those two; both are built from a ``srnlib.config.CirclesConfig`` (``build_model``). The
+architecture follows the authors' Circles code (CUAI/BetterSetRepresentations): batch normalisation in the encoder
+and the decoder, one projection shared by all channel groups (their 1x1 ``Conv1d``) and raw (unnormalised) elements.
+``attention="rgb"`` is Eq. 4 as the paper writes it and the authors coded it, ``I_i = TransposeConv(S_i)``, ``Y =
+sum_i softmax_i(I) * sigmoid(I_i)``: the softmax over the elements is taken of the RGB outputs themselves, per
+channel, so an element both colours a pixel and claims it with the same number. ``attention="logit"`` is a common
+variant (not the paper's): a fourth output channel is a mask logit.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import dataclasses
+
 import torch
 from torch import nn
 
 from .._checks import check_int, check_ints
-from ..pooling import SetEncoder
-from ..refine import SetRefiner
+from ..config import CirclesConfig
+from ..refine import SRN, Refinement
 
 IMAGE_SIZE = 64
 ATTENTIONS = ("rgb", "logit")
@@ -225,37 +228,43 @@ def mix_elements(decoded: torch.Tensor, attention: str = "rgb"):
 
 
 class BaselineAutoencoder(nn.Module):
-    """Baseline: ``F(G(image))``. ``forward(images (B, 3, 64, 64)) -> Decomposition``."""
+    """Baseline: ``F(G(image))``, built from a ``CirclesConfig``. ``forward(images (B, 3, 64, 64)) -> Decomposition``."""
 
-    def __init__(self, n: int = 16, d: int = 10, encoder_channels: tuple = (32, 64, 64), group_channels: int = 4,
-                 decoder_channels: tuple = (32, 32, 16), decoder_start: int = 8, attention: str = "rgb",
-                 decoder: str = "deconv"):
+    def __init__(self, config: CirclesConfig):
         super().__init__()
-        self.generator = SetGenerator(n, d, tuple(encoder_channels), group_channels)
-        if decoder == "deconv":  # Eq. 4's transposed convolutions, the paper's and the authors' decoder
-            self.decoder = SetDecoder(d, tuple(decoder_channels), decoder_start, attention)
-        elif decoder == "broadcast":  # a CPU variant: decoder_channels[0] is the per-pixel MLP's width
-            self.decoder = BroadcastDecoder(d, _check_channels(decoder_channels, "decoder_channels")[0], attention)
+        if not isinstance(config, CirclesConfig):
+            raise TypeError(f"config must be a CirclesConfig (CirclesConfig.from_settings(cfg) for a settings dict), "
+                            f"got {type(config).__name__}")
+        self.generator = SetGenerator(config.n, config.d, config.encoder_channels, config.group_channels)
+        if config.decoder == "deconv":  # Eq. 4's transposed convolutions, the paper's and the authors' decoder
+            self.decoder = SetDecoder(config.d, config.decoder_channels, config.decoder_start, config.attention)
+        elif config.decoder == "broadcast":  # a CPU variant: decoder_channels[0] is the per-pixel MLP's width
+            width = _check_channels(config.decoder_channels, "decoder_channels")[0]
+            self.decoder = BroadcastDecoder(config.d, width, config.attention)
         else:
-            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+            raise ValueError(f"decoder must be one of {DECODERS}, got {config.decoder!r}")
 
-    def make_set(self, images: torch.Tensor):
-        """images (B, 3, 64, 64) -> (set to decode (B, n, d), S0 (B, n, d))."""
+    def make_set(self, images: torch.Tensor, inner_steps: int | None = None):
+        """images (B, 3, 64, 64) -> (set to decode (B, n, d), S0 (B, n, d)); the baseline decodes S0 itself."""
+        if inner_steps is not None:
+            raise ValueError("the baseline has no refiner: inner_steps must be None")
         initial, _ = self.generator(images)
         return initial, initial
 
-    def forward(self, images: torch.Tensor) -> Decomposition:
+    def forward(self, images: torch.Tensor, inner_steps: int | None = None) -> Decomposition:
         """images (B, 3, 64, 64) -> Decomposition(reconstruction (B, 3, 64, 64), element_images (B, n, 3, 64, 64),
-        weights (B, n, 3 or 1, 64, 64), set (B, n, d), initial_set (B, n, d))."""
-        elements, initial = self.make_set(images)
+        weights (B, n, 3 or 1, 64, 64), set (B, n, d), initial_set (B, n, d)). ``inner_steps``: the SRN's for this
+        call (SRN only)."""
+        elements, initial = self.make_set(images, inner_steps)
         reconstruction, element_images, weights = self.decoder(elements)
         return Decomposition(reconstruction, element_images, weights, elements, initial)
 
 
 class SRNAutoencoder(BaselineAutoencoder):
-    """The same generator and decoder with a Set Refiner Network in between.
-
-    ``H_embed`` is a linear map of the flattened feature map to ``e``; ``H_agg`` a ``SetEncoder`` (MLP + FSPool).
+    """The same generator and decoder with a Set Refiner Network in between: ``refiner``, an ``SRN`` whose
+    ``H_embed`` is a linear map of the flattened feature map to ``e`` (``refiner.embed_dim``) and whose ``H_agg`` is
+    a ``SetEncoder`` (MLP + FSPool). Its number of inner steps is the one training ends with (``more_steps`` when
+    the training reaches ``more_steps_epoch``, else ``refiner.steps``); training passes each epoch's per call.
 
     ``s0_gradient``: whether the outer loss trains the set head through ``S0``. True lets the generator learn a good
     ``S0`` directly (and the model can then skip the loop); False is the authors' released training: their DSPN
@@ -264,42 +273,39 @@ class SRNAutoencoder(BaselineAutoencoder):
     and the decoded set is whatever the inner loop finds.
     """
 
-    def __init__(self, n: int = 16, d: int = 10, encoder_channels: tuple = (32, 64, 64), group_channels: int = 4,
-                 decoder_channels: tuple = (32, 32, 16), decoder_start: int = 8, attention: str = "rgb",
-                 decoder: str = "deconv", e: int = 100, agg_hidden: int = 512, inner_steps: int = 10,
-                 inner_lr: float = 0.1, inner_momentum: float = 0.5, inner_grad_clip: float | None = None,
-                 s0_gradient: bool = True):
-        super().__init__(n, d, encoder_channels, group_channels, decoder_channels, decoder_start, attention, decoder)
-        if not isinstance(s0_gradient, bool):
-            raise TypeError(f"s0_gradient must be a bool, got {s0_gradient!r}")
-        self.s0_gradient = s0_gradient
-        self.embed = nn.Linear(self.generator.feature_dim, _positive_int(e, "e"))
-        self.refiner = SetRefiner(SetEncoder(d, e, hidden=agg_hidden), inner_steps, inner_lr, inner_momentum,
-                                  inner_grad_clip)
+    def __init__(self, config: CirclesConfig):
+        super().__init__(config)
+        if not isinstance(config.s0_gradient, bool):
+            raise TypeError(f"s0_gradient must be a bool, got {config.s0_gradient!r}")
+        self.s0_gradient = config.s0_gradient
+        steps = config.inner_steps_at(config.epochs - 1)
+        self.refiner = SRN(self.generator.feature_dim, config.d, dataclasses.replace(config.refiner, steps=steps))
 
-    def make_set(self, images: torch.Tensor, steps: int | None = None):
-        """images (B, 3, 64, 64) -> (refined set (B, n, d), S0 (B, n, d)); ``steps`` overrides the inner steps."""
+    def refine(self, images: torch.Tensor, inner_steps: int | None = None,
+               return_trajectory: bool = False) -> torch.Tensor | Refinement:
+        """images (B, 3, 64, 64) -> the refined set (B, n, d), or with ``return_trajectory`` its ``Refinement``
+        (S0 .. S_r and the inner losses). ``inner_steps`` overrides the SRN's number of steps for this call."""
+        return self._refine(*self.generator(images), inner_steps, return_trajectory)
+
+    def make_set(self, images: torch.Tensor, inner_steps: int | None = None):
+        """images (B, 3, 64, 64) -> (refined set (B, n, d), S0 (B, n, d))."""
         initial, features = self.generator(images)
-        z = self.embed(features.flatten(1))
+        return self._refine(initial, features, inner_steps, False), initial
+
+    def _refine(self, initial, features, inner_steps, return_trajectory):
         start = initial if self.s0_gradient else initial.detach()
-        return self.refiner(start, z, steps=steps), initial
+        return self.refiner(start, features.flatten(1), steps=inner_steps, return_trajectory=return_trajectory)
 
     def srn_parameters(self) -> list:
         """The parameters the baseline does not have: ``H_embed`` and ``H_agg``."""
-        return list(self.embed.parameters()) + list(self.refiner.parameters())
+        return list(self.refiner.parameters())
 
 
-def build_model(kind: str, settings: dict) -> BaselineAutoencoder:
-    """``kind`` "baseline" or "srn" from a circles settings dict (see ``srnlib.profiles``)."""
-    common = dict(n=settings["n"], d=settings["d"], encoder_channels=tuple(settings["encoder_channels"]),
-                  group_channels=settings["group_channels"], decoder_channels=tuple(settings["decoder_channels"]),
-                  decoder_start=settings["decoder_start"], attention=settings.get("attention", "rgb"),
-                  decoder=settings.get("decoder", "deconv"))
-    if kind == "baseline":
-        return BaselineAutoencoder(**common)
-    if kind == "srn":
-        return SRNAutoencoder(**common, e=settings["e"], agg_hidden=settings["agg_hidden"],
-                              inner_steps=settings["inner_steps"], inner_lr=settings["inner_lr"],
-                              inner_momentum=settings["inner_momentum"], inner_grad_clip=settings["inner_grad_clip"],
-                              s0_gradient=settings.get("s0_gradient", True))
-    raise ValueError(f"kind must be 'baseline' or 'srn', got {kind!r}")
+def build_model(kind: str, config: CirclesConfig) -> BaselineAutoencoder:
+    """``kind`` "baseline" or "srn" from a ``CirclesConfig`` (``CirclesConfig.from_settings(cfg)``)."""
+    if kind not in MODELS:
+        raise ValueError(f"kind must be one of {tuple(MODELS)}, got {kind!r}")
+    return MODELS[kind](config)
+
+
+MODELS = {"baseline": BaselineAutoencoder, "srn": SRNAutoencoder}

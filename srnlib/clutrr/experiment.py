@@ -21,17 +21,13 @@ from torch import nn
 import json
 
 from .. import train
+from ..config import ClutrrConfig
 from ..paths import results_dir
 from ..profiles import settings_hash
-from ..refine import complete_graph
 from ..paper import PAPER
 from .dataset import ClutrrDataset, Vocabulary, tokenize
-from .kinship import RELATIONS
-from .models import KinshipReasoner
+from .models import KINDS, MODEL_NAMES, KinshipReasoner, build_model
 from .split import SPLIT_VERSION, cached_split
-
-KINDS = ("rn", "rn_srn", "rn_grn")
-NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}
 PAPER_ACCURACY = PAPER["clutrr"]  # Section 3.3, mean of 5 runs, k = 2, 3, 4 (typed once in srnlib/paper.py)
 TEST_SEED_OFFSET = 1_000_003  # test stories come from another generator seed than the training stories
 NOTEBOOK = "05_clutrr"
@@ -57,13 +53,6 @@ def load_data(cfg, seed: int = 0) -> dict:
     return {"train": ClutrrDataset(train_stories, vocabulary, longest, words),
             "test": ClutrrDataset(test_stories, vocabulary, longest, words), "vocabulary": vocabulary,
             "split": split}
-
-
-def build_model(kind: str, cfg, vocabulary_size: int) -> KinshipReasoner:
-    return KinshipReasoner(kind, vocabulary_size, len(RELATIONS), embedding_dim=cfg.embedding_dim, hidden=cfg.hidden,
-                           set_size=cfg.set_size, agg_hidden=cfg.agg_hidden, inner_steps=cfg.inner_steps,
-                           inner_lr=cfg.inner_lr, inner_grad_clip=cfg.inner_grad_clip, dropout=cfg.dropout,
-                           rn_hidden=cfg.rn_hidden)
 
 
 def trim(batch):
@@ -129,12 +118,12 @@ def train_models(cfg, seed: int = 0, retrain: bool = False, kinds=KINDS, device=
     models, histories = {}, {}
     for kind in kinds:
         train.seed_everything(seed)
-        model = build_model(kind, cfg, len(data["vocabulary"]))
+        model = build_model(kind, ClutrrConfig.from_settings(cfg), len(data["vocabulary"]))
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay[kind])
         histories[kind] = train.fit(
             model, optimizer, data["train"], training_step, epochs=cfg.epochs, batch_size=cfg.batch_size,
             seed=seed, device=device, checkpoint=train.checkpoint_path("clutrr", cfg.profile, seed, settings, kind),
-            evaluate=lambda m: evaluate(m, data["test"]), retrain=retrain, desc=NAMES[kind], settings=settings)
+            evaluate=lambda m: evaluate(m, data["test"]), retrain=retrain, desc=MODEL_NAMES[kind], settings=settings)
         models[kind] = model.cpu().eval()
     return models, histories, data
 
@@ -173,16 +162,13 @@ def look_inside(model: KinshipReasoner, dataset: ClutrrDataset, index: int) -> d
     if model.kind == "rn":
         raise ValueError("the plain RN has no refiner to look inside")
     model.eval()
-    sentences, mask, query, _, _ = trim(tuple(part.unsqueeze(0) for part in dataset[index]))
-    embeddings, cells = model.sentences(sentences)
-    z = (cells * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-    S0 = model.padded_set(embeddings, mask)
-    result = {"S0": S0[0], "sentences": int(mask.sum())}
+    sentences, mask, _, _, _ = trim(tuple(part.unsqueeze(0) for part in dataset[index]))
+    refinement = model.refine(sentences, mask, return_trajectory=True)
     if model.kind == "rn_srn":
-        refinement = model.refiner(S0, z, return_trajectory=True)
-        result.update(refined=refinement.set[0], inner_loss=[float(loss[0]) for loss in refinement.losses])
+        S0, refined, losses, extra = refinement.sets[0], refinement.set, refinement.losses, {}
     else:
-        edges0 = complete_graph(1, model.set_size, S0)
-        (nodes, edges), _, losses = model.refiner(S0, z, edges0, return_trajectory=True)
-        result.update(refined=nodes[0], edges=edges[0], edges0=edges0[0], inner_loss=[float(l[0]) for l in losses])
-    return result
+        (refined, edges), trajectory, losses = refinement
+        (S0, edges0) = trajectory[0]
+        extra = {"edges": edges[0], "edges0": edges0[0]}
+    return {"S0": S0[0], "sentences": int(mask.sum()), "refined": refined[0],
+            "inner_loss": [float(loss[0]) for loss in losses], **extra}

@@ -3,10 +3,11 @@
     sentences (B, S, W) token ids, sentence_mask (B, S) bool, query (B, 2) token ids of the two people asked about
       --word embedding + LSTM per sentence (dropout 0.5 on the encoder)--> sentence embeddings (B, S, H)
     rn:      the RN runs over the real sentences (padding masked out of every pair)
-    rn_srn:  S0 = the sentence embeddings padded with zeros to ``set_size`` (20 in the paper); z = the mean LSTM cell
-             state over the real sentences; the SetRefiner's refined set (all ``set_size`` elements) goes to the RN
-    rn_grn:  the same padded set as the nodes of a complete graph; a GraphRefiner refines nodes and edge weights;
-             the RN weights each pair's relation by its refined edge
+    rn_srn:  S0 = the sentence embeddings padded with zeros to ``set_size`` (20 in the paper); z = H_embed = the
+             mean LSTM cell state over the real sentences; the SRN's refined set (all ``set_size`` elements) goes to
+             the RN
+    rn_grn:  the same padded set as the nodes of a complete graph; a GRN refines nodes and edge weights; the RN
+             weights each pair's relation by its refined edge
     RN: g-MLP over every ordered pair (o_i, o_j, query embedding), (weighted) sum, f-MLP -> relation logits.
 """
 from __future__ import annotations
@@ -15,18 +16,22 @@ import torch
 from torch import nn
 
 from .._checks import check_positive
-from ..pooling import GraphEncoder, SetEncoder
-from ..refine import GraphRefiner, SetRefiner, complete_graph
+from ..config import ClutrrConfig
+from ..refine import GRN, SRN
+from .kinship import RELATIONS
+
+KINDS = ("rn", "rn_srn", "rn_grn")
+MODEL_NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}
 
 
 class SentenceEncoder(nn.Module):
     """(B, S, W) token ids -> (sentence embeddings (B, S, H), final cell states (B, S, H)); token 0 is padding."""
 
-    def __init__(self, vocabulary_size: int, embedding_dim: int, hidden: int, dropout: float = 0.5):
+    def __init__(self, vocabulary_size: int, word_dim: int, hidden: int, dropout: float = 0.5):
         super().__init__()
-        self.embedding = nn.Embedding(vocabulary_size, embedding_dim, padding_idx=0)
+        self.embedding = nn.Embedding(vocabulary_size, word_dim, padding_idx=0)
         self.dropout = nn.Dropout(dropout)
-        self.lstm = nn.LSTM(embedding_dim, hidden, batch_first=True)
+        self.lstm = nn.LSTM(word_dim, hidden, batch_first=True)
 
     def forward(self, sentences: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if sentences.dim() != 3 or sentences.dtype != torch.long:
@@ -59,30 +64,34 @@ class PairRelations(nn.Module):
         return self.f(relations.sum(dim=(1, 2)))
 
 
+class MeanCellState(nn.Module):
+    """The SRN's and GRN's ``H_embed`` here: the LSTM's final cell states (B, S, H) averaged over the real sentences
+    (sentence_mask (B, S) bool) -> z (B, H). No parameters."""
+
+    def forward(self, cells: torch.Tensor, sentence_mask: torch.Tensor) -> torch.Tensor:
+        counts = sentence_mask.sum(dim=1, keepdim=True).clamp(min=1)
+        return (cells * sentence_mask.unsqueeze(-1)).sum(dim=1) / counts
+
+
 class KinshipReasoner(nn.Module):
-    """``kind`` "rn", "rn_srn" or "rn_grn" (see the module docstring); forward -> relation logits (B, relations).
+    """``kind`` "rn", "rn_srn" or "rn_grn" (see the module docstring) from a ``ClutrrConfig``; forward -> relation
+    logits (B, relations). ``refiner``: the SRN or GRN (None for the RN); its elements and z have the LSTM's size."""
 
-    ``rn_hidden`` is the width of the RN's g and f MLPs (256 in the usual RN).
-    """
+    KINDS = KINDS
 
-    KINDS = ("rn", "rn_srn", "rn_grn")
-
-    def __init__(self, kind: str, vocabulary_size: int, relations: int, embedding_dim: int = 100, hidden: int = 100,
-                 set_size: int = 20, agg_hidden: int = 128, inner_steps: int = 5, inner_lr: float = 0.5,
-                 inner_grad_clip: float | None = None, dropout: float = 0.5, rn_hidden: int = 256):
+    def __init__(self, kind: str, config: ClutrrConfig, vocabulary_size: int, relations: int = len(RELATIONS)):
         super().__init__()
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
-        check_positive(set_size, "set_size", integer=True)
-        self.kind, self.set_size = kind, set_size
-        self.sentences = SentenceEncoder(vocabulary_size, embedding_dim, hidden, dropout)
-        self.relations = PairRelations(hidden, 2 * embedding_dim, relations, hidden=rn_hidden)
-        if kind == "rn_srn":
-            self.refiner = SetRefiner(SetEncoder(hidden, hidden, hidden=agg_hidden), steps=inner_steps, lr=inner_lr,
-                                      grad_clip=inner_grad_clip)
-        elif kind == "rn_grn":
-            self.refiner = GraphRefiner(GraphEncoder(hidden, hidden, hidden=agg_hidden), steps=inner_steps,
-                                        lr=inner_lr, grad_clip=inner_grad_clip)
+        if not isinstance(config, ClutrrConfig):
+            raise TypeError(f"config must be a ClutrrConfig (ClutrrConfig.from_settings(cfg) for a settings dict), "
+                            f"got {type(config).__name__}")
+        check_positive(config.set_size, "set_size", integer=True)
+        self.kind, self.set_size = kind, config.set_size
+        self.sentences = SentenceEncoder(vocabulary_size, config.word_dim, config.lstm_hidden, config.dropout)
+        self.relations = PairRelations(config.lstm_hidden, 2 * config.word_dim, relations, hidden=config.rn_hidden)
+        refiner = {"rn": None, "rn_srn": SRN, "rn_grn": GRN}[kind]
+        self.refiner = None if refiner is None else refiner(MeanCellState(), config.lstm_hidden, config.refiner)
 
     def padded_set(self, embeddings: torch.Tensor, sentence_mask: torch.Tensor) -> torch.Tensor:
         """Sentence embeddings (B, S, H), zeros where there is no sentence, padded/cut to (B, set_size, H)."""
@@ -92,25 +101,45 @@ class KinshipReasoner(nn.Module):
             raise ValueError(f"a story has {count} sentence slots, more than set_size = {self.set_size}")
         return torch.cat([embeddings, embeddings.new_zeros(batch, self.set_size - count, dim)], dim=1)
 
-    def forward(self, sentences: torch.Tensor, sentence_mask: torch.Tensor, query: torch.Tensor,
-                inner_steps: int | None = None) -> torch.Tensor:
+    def refine(self, sentences: torch.Tensor, sentence_mask: torch.Tensor, inner_steps: int | None = None,
+               return_trajectory: bool = False):
+        """What the refiner makes of the stories: the SRN's set (B, set_size, H) or the GRN's (nodes, edges), from
+        S0 = the padded sentence embeddings and z = their mean cell state; with ``return_trajectory`` the SRN's
+        ``Refinement`` (S0 .. S_r, inner losses) or the GRN's ((nodes, edges), [(nodes_i, edges_i)], losses)."""
+        if self.refiner is None:
+            raise ValueError("the plain RN has no refiner")
+        self._check(sentences, sentence_mask)
+        return self._refine(*self.sentences(sentences), sentence_mask, inner_steps, return_trajectory)
+
+    def _refine(self, embeddings, cells, sentence_mask, inner_steps, return_trajectory=False):
+        S0 = self.padded_set(embeddings, sentence_mask)
+        return self.refiner(S0, cells, sentence_mask, steps=inner_steps, return_trajectory=return_trajectory)
+
+    @staticmethod
+    def _check(sentences: torch.Tensor, sentence_mask: torch.Tensor) -> None:
         if sentence_mask.shape != sentences.shape[:2] or sentence_mask.dtype != torch.bool:
             raise ValueError(f"sentence_mask must be bool with shape {tuple(sentences.shape[:2])}, got "
                              f"{tuple(sentence_mask.shape)} {sentence_mask.dtype}")
+
+    def forward(self, sentences: torch.Tensor, sentence_mask: torch.Tensor, query: torch.Tensor,
+                inner_steps: int | None = None) -> torch.Tensor:
+        self._check(sentences, sentence_mask)
         if query.dim() != 2 or query.shape != (sentences.shape[0], 2):
             raise ValueError(f"query must hold two token ids per story, shape ({sentences.shape[0]}, 2), got "
                              f"{tuple(query.shape)}")
         embeddings, cells = self.sentences(sentences)
-        query_vector = self.sentences.embedding(query).flatten(1)  # (B, 2 * embedding_dim)
+        query_vector = self.sentences.embedding(query).flatten(1)  # (B, 2 * word_dim)
         if self.kind == "rn":
             pair_weights = (sentence_mask.unsqueeze(2) & sentence_mask.unsqueeze(1)).float()
             return self.relations(embeddings, pair_weights, query_vector)
-        counts = sentence_mask.sum(dim=1, keepdim=True).clamp(min=1)
-        z = (cells * sentence_mask.unsqueeze(-1)).sum(dim=1) / counts  # mean cell state over real sentences
-        S0 = self.padded_set(embeddings, sentence_mask)
+        refined = self._refine(embeddings, cells, sentence_mask, inner_steps)
         if self.kind == "rn_srn":
-            refined = self.refiner(S0, z, steps=inner_steps)
             pair_weights = refined.new_ones(refined.shape[0], self.set_size, self.set_size)
             return self.relations(refined, pair_weights, query_vector)
-        nodes, edges = self.refiner(S0, z, complete_graph(S0.shape[0], self.set_size, S0), steps=inner_steps)
+        nodes, edges = refined
         return self.relations(nodes, edges, query_vector)
+
+
+def build_model(kind: str, config: ClutrrConfig, vocabulary_size: int) -> KinshipReasoner:
+    """``kind`` "rn", "rn_srn" or "rn_grn" from a ``ClutrrConfig`` over a vocabulary of ``vocabulary_size`` tokens."""
+    return KinshipReasoner(kind, config, vocabulary_size)

@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .kinship import MALE
+from .models import MODEL_NAMES
 from .stories import Story
 
 MODEL_COLOURS = {"rn": "tab:red", "rn_srn": "tab:blue", "rn_grn": "tab:green"}
-MODEL_NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}
 
 
 def tree_layout(tree) -> dict[int, tuple[float, float]]:

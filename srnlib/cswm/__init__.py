@@ -5,7 +5,7 @@
     srnlib.cswm.TransitionDataset(transitions)   items (obs (C, 50, 50), action, next_obs (C, 50, 50)), C = 6 / 3
     srnlib.cswm.multi_step_eval(transitions)     {1, 5, 10: MultiStepEval(obs, actions (N, k), next_obs, target_ids)}
     srnlib.cswm.ranking_scores(predicted (N, K, D), targets (N, K, D), target_ids) -> {"h1": pct, "mrr": pct}
-    srnlib.cswm.models.build_model("cswm" | "srn", cfg) -> WorldModel     C-SWM and C-SWM+SRN
+    srnlib.cswm.models.build_model("cswm" | "srn", config) -> WorldModel  C-SWM and C-SWM+SRN (a CswmConfig)
     srnlib.cswm.experiment      notebook 04's data, load_or_train, evaluate, summarise (mean / std over seeds)
     srnlib.cswm.plots           notebook 04's figures: stacked frames, object masks, Table 3
 """

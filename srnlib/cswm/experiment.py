@@ -1,9 +1,9 @@
 """Training and evaluation behind the C-SWM lesson (Table 3): Hits@1 and MRR after 1, 5 and 10 predicted steps.
 
-Settings ``cfg`` keys: ``train_episodes``, ``eval_episodes``, ``steps``, ``epochs``, ``batch_size``, ``lr``,
-``state_dim``, ``hidden``, ``embed_dim``, ``agg_hidden``, ``inner_steps``, ``inner_lr`` (``inner_grad_clip`` and
-``cnn_hidden``, the object extractor's channels, optional); the notebook also reads ``games``, ``objects`` (the
-K values) and ``n_seeds``. Train and evaluation episodes come from different seeds. ``game`` is "pong",
+Settings ``cfg``: ``srnlib.profiles.get("cswm", profile)`` (typed: ``srnlib.config.CswmConfig``): the episodes
+(``train_episodes``, ``eval_episodes`` of ``episode_steps``), the training (``epochs``, ``batch_size``, ``lr``), the
+model (``state_dim``, ``mlp_hidden``, ``cnn_hidden``) and the SRN (``refiner``); the notebook also reads ``games``,
+``objects`` (the K values) and ``n_seeds``. Train and evaluation episodes come from different seeds. ``game`` is "pong",
 "space_invaders" or "shapes" (the ROM-free block pushing of C-SWM, for CI and users without Atari); ``kind`` is
 "cswm" or "srn"; ``objects`` is K. Shapes: observations (B, C, 50, 50) with C = 6 (Atari: two stacked frames) or
 3 (shapes).
@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..paper import srn_at_least_cswm  # noqa: F401 (Table 3's claim per K; notebook 04)
+from ..config import CswmConfig
 from ..results import mean_and_std
 from ..train import checkpoint_path, cosine_lr, default_device, fit, seed_everything
 from .data import TransitionDataset, collect, multi_step_eval
@@ -27,8 +28,8 @@ TRAIN_SEED, EVAL_SEED = 1, 2
 
 def data(game: str, cfg) -> tuple[TransitionDataset, dict]:
     """(training transitions, {k: MultiStepEval} for k = 1, 5, 10) for ``game``; cached on disk by ``collect``."""
-    train = collect(game, cfg["train_episodes"], steps=cfg["steps"], seed=TRAIN_SEED)
-    evaluation = collect(game, cfg["eval_episodes"], steps=cfg["steps"], seed=EVAL_SEED)
+    train = collect(game, cfg["train_episodes"], steps=cfg["episode_steps"], seed=TRAIN_SEED)
+    evaluation = collect(game, cfg["eval_episodes"], steps=cfg["episode_steps"], seed=EVAL_SEED)
     return TransitionDataset(train), multi_step_eval(evaluation)
 
 
@@ -39,6 +40,11 @@ def model_settings(game: str, objects: int, cfg, n_actions: int) -> dict:
     per_object_actions = game == "shapes" and n_actions == 4 * objects
     return dict(cfg, in_channels=channels, objects=objects, copy_action=not per_object_actions,
                 action_dim=n_actions // objects if per_object_actions else n_actions)
+
+
+def model_config(game: str, objects: int, cfg, n_actions: int) -> CswmConfig:
+    """``model_settings`` typed: what ``models.build_model`` takes."""
+    return CswmConfig.from_settings(model_settings(game, objects, cfg, n_actions))
 
 
 def contrastive_step(model: nn.Module, batch) -> torch.Tensor:
@@ -56,7 +62,7 @@ def load_or_train(kind: str, game: str, objects: int, cfg, seed: int = 0, retrai
     train_set, _ = data(game, cfg)
     settings = model_settings(game, objects, cfg, train_set.n_actions)
     seed_everything(seed)
-    model = build_model(kind, settings).to(default_device(device))
+    model = build_model(kind, CswmConfig.from_settings(settings)).to(default_device(device))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     history = fit(model, optimizer, train_set, contrastive_step, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
                   seed=seed, device=device, on_epoch_start=cosine_lr(optimizer, cfg["epochs"]), retrain=retrain,

@@ -3,12 +3,13 @@
     observation (B, C, 50, 50)
       --object extractor CNN--> K object masks (B, K, 10, 10) in (0, 1)
       --object encoder MLP (shared over objects)--> state vectors S0 (B, K, D)
-      [C-SWM+SRN only: S = SetRefiner(S0, z = Linear(flattened masks))]     (B, K, D)
+      [C-SWM+SRN only: S = SRN(S0, flattened masks), H_embed linear]       (B, K, D)
     transition GNN over the K objects with the action --> predicted change (B, K, D)
 
 Loss (contrastive hinge): the energy of a transition is ``||s + T(s, a) - s'||^2 / (2 sigma^2)`` summed over objects;
 positives are the observed transitions, negatives are other states of the batch, pushed at least ``hinge`` away.
-The SRN refines the encoder's state vectors so that they encode to an embedding of the masks; ``n = K``.
+The SRN refines the encoder's state vectors so that they encode to an embedding of the masks; ``n = K``. Both
+models are built from a ``srnlib.config.CswmConfig`` of one model (``experiment.model_settings``).
 """
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import torch
 from torch import nn
 
 from .._checks import check_positive
+from ..config import CswmConfig
 from ..pooling import SetEncoder
-from ..refine import SetRefiner
+from ..refine import SRN
 
 MASK_SIZE = 10  # 50x50 observations -> 10x10 masks (stride 5)
 
@@ -87,20 +89,27 @@ class TransitionGNN(nn.Module):
 
 
 class WorldModel(nn.Module):
-    """C-SWM (``refiner=None``) or C-SWM+SRN. ``encode``: observations -> states (B, K, D)."""
+    """C-SWM, or C-SWM+SRN (``srn=True``), from the ``CswmConfig`` of one model: K = ``objects`` slots of
+    ``state_dim``, MLPs of ``mlp_hidden``, ``cnn_hidden`` extractor channels and the game's ``in_channels``,
+    ``action_dim`` and ``copy_action``. ``encode``: observations -> states (B, K, D)."""
 
-    def __init__(self, in_channels: int, objects: int, state_dim: int, action_dim: int, hidden: int = 512,
-                 copy_action: bool = True, refiner: SetRefiner | None = None, embed_dim: int | None = None,
-                 sigma: float = 0.5, hinge: float = 1.0, cnn_hidden: int = 32):
+    def __init__(self, config: CswmConfig, srn: bool = False, sigma: float = 0.5, hinge: float = 1.0):
         super().__init__()
-        self.extractor = ObjectExtractor(in_channels, objects, cnn_hidden)
+        if not isinstance(config, CswmConfig):
+            raise TypeError(f"config must be a CswmConfig (CswmConfig.from_settings(experiment.model_settings(...))),"
+                            f" got {type(config).__name__}")
+        missing = [name for name in ("in_channels", "action_dim", "copy_action") if getattr(config, name) is None]
+        if missing or not isinstance(config.objects, int):
+            raise ValueError(f"a world model's settings name one K (objects, an int) and the game's in_channels, "
+                             f"action_dim and copy_action (experiment.model_settings); got objects={config.objects!r}"
+                             + (f", no {', '.join(missing)}" if missing else ""))
+        objects, state_dim, hidden = config.objects, config.state_dim, config.mlp_hidden
+        # H_agg is made first: a seed gives the same initial weights as before the SRN became one module
+        agg = SetEncoder(state_dim, config.refiner.embed_dim, hidden=config.refiner.agg_hidden) if srn else None
+        self.extractor = ObjectExtractor(config.in_channels, objects, config.cnn_hidden)
         self.encoder = ObjectEncoder(state_dim, hidden)
-        self.transition = TransitionGNN(state_dim, action_dim, objects, hidden, copy_action)
-        self.refiner = refiner
-        if refiner is not None:
-            if embed_dim is None:
-                raise ValueError("embed_dim (the size of z) is required with a refiner")
-            self.embed = nn.Linear(objects * MASK_SIZE * MASK_SIZE, embed_dim)  # H_embed: projection of the masks
+        self.transition = TransitionGNN(state_dim, config.action_dim, objects, hidden, config.copy_action)
+        self.refiner = SRN(objects * MASK_SIZE * MASK_SIZE, state_dim, config.refiner, agg) if srn else None
         self.sigma, self.hinge = sigma, hinge
 
     def encode(self, observations: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
@@ -108,7 +117,7 @@ class WorldModel(nn.Module):
         states = self.encoder(masks)
         if self.refiner is None:
             return states
-        return self.refiner(states, self.embed(masks.flatten(1)), steps=inner_steps)
+        return self.refiner(states, masks.flatten(1), steps=inner_steps)
 
     def energy(self, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """(B, K, D), (B, K, D) -> (B,): squared distance summed over objects, scaled by 1 / (2 sigma^2)."""
@@ -132,19 +141,9 @@ class WorldModel(nn.Module):
         return states
 
 
-def build_model(kind: str, cfg) -> WorldModel:
-    """``kind`` "cswm" or "srn" from settings: in_channels, objects, state_dim, action_dim, hidden, copy_action,
-    optional cnn_hidden (the object extractor's channels, default 32 = C-SWM's 512 // 16), and for "srn"
-    embed_dim, agg_hidden, inner_steps, inner_lr (optional inner_momentum, inner_grad_clip)."""
-    common = dict(in_channels=cfg["in_channels"], objects=cfg["objects"], state_dim=cfg["state_dim"],
-                  action_dim=cfg["action_dim"], hidden=cfg["hidden"], copy_action=cfg["copy_action"],
-                  cnn_hidden=cfg.get("cnn_hidden", 32))
-    if kind == "cswm":
-        return WorldModel(**common)
-    if kind == "srn":
-        check_positive(cfg["embed_dim"], "embed_dim", integer=True)
-        encoder = SetEncoder(cfg["state_dim"], cfg["embed_dim"], hidden=cfg["agg_hidden"])
-        refiner = SetRefiner(encoder, steps=cfg["inner_steps"], lr=cfg["inner_lr"],
-                             momentum=cfg.get("inner_momentum", 0.0), grad_clip=cfg.get("inner_grad_clip"))
-        return WorldModel(**common, refiner=refiner, embed_dim=cfg["embed_dim"])
-    raise ValueError(f"kind must be 'cswm' or 'srn', got {kind!r}")
+def build_model(kind: str, config: CswmConfig) -> WorldModel:
+    """``kind`` "cswm" or "srn" from the ``CswmConfig`` of one model
+    (``CswmConfig.from_settings(experiment.model_settings(game, objects, cfg, n_actions))``)."""
+    if kind not in ("cswm", "srn"):
+        raise ValueError(f"kind must be 'cswm' or 'srn', got {kind!r}")
+    return WorldModel(config, srn=kind == "srn")

@@ -9,7 +9,7 @@
     srnlib.sortofclevr.render(objects)                 object tables -> images
     srnlib.sortofclevr.SortOfClevrDataset(n, seed, ...) cached torch Dataset of (image, question, answer, category)
     srnlib.sortofclevr.rotate / translate / shift_inside / sample_easy for the robustness tasks
-    srnlib.sortofclevr.models.build_model("rn" | "rn_srn", cfg) -> RelationNetwork
+    srnlib.sortofclevr.models.build_model("rn" | "rn_srn", SortOfClevrConfig.from_settings(cfg)) -> RelationNetwork
     srnlib.sortofclevr.experiment      load_or_train, Table 2 (evaluate), the 0-step ablation, robustness
     srnlib.sortofclevr.reconstruction  Figure 4: an image decoder trained on a frozen set generator's sets
     srnlib.sortofclevr.plots           the lesson's figures (notebook 03)

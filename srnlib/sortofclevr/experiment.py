@@ -27,10 +27,11 @@ from torch.utils.data import Dataset
 
 from ..paper import sortofclevr_claims as claims  # noqa: F401 (Table 2's claims, one bool per part; notebook 03)
 from ..results import mean_and_std  # noqa: F401 (re-exported for notebook 03)
+from ..config import SortOfClevrConfig
 from ..train import checkpoint_path, default_device, fit, seed_everything
 from .data import (CATEGORY_NAMES, FURTHEST_Q, SortOfClevrDataset, encode_questions, labels_to_images, render,
                    rotate, sample_easy, shift_inside, translate)
-from .models import N_ANSWERS, StateRelationNetwork, build_model, head_settings, state_vectors
+from .models import N_ANSWERS, StateRelationNetwork, build_model, state_vectors
 
 EXPERIMENT = "sortofclevr"
 KINDS = ("rn", "rn_srn")
@@ -239,7 +240,7 @@ def load_or_train(kind: str, cfg, seed: int = 0, retrain: bool = False, device=N
     shared = cfg.get("share_images", False)
     batch_images = max(1, cfg["batch_size"] // cfg["questions_per_image"]) if shared else cfg["batch_size"]
     seed_everything(seed)
-    model = build_model(kind, cfg).to(default_device(device))
+    model = build_model(kind, SortOfClevrConfig.from_settings(cfg)).to(default_device(device))
 
     def evaluate(trained):
         recompute_batch_norm(trained, train_set, batch_images)
@@ -252,12 +253,12 @@ def load_or_train(kind: str, cfg, seed: int = 0, retrain: bool = False, device=N
 
 def load_or_train_state(cfg, seed: int = 0, epochs: int | None = None, retrain: bool = False, device=None,
                         checkpoint=None):
-    """The state-description check: ``StateRelationNetwork`` (the RN head of width ``hidden``, reading the true
+    """The state-description check: ``StateRelationNetwork`` (the RN head of width ``rn_hidden``, reading the true
     objects as vectors) trained on the same questions with the same optimiser settings; validation accuracy after
     every epoch. Default: no checkpoint (it takes seconds to minutes). -> (model, history)."""
     train_set, val_set, _ = datasets(cfg)
     seed_everything(seed)
-    model = StateRelationNetwork(hidden=cfg.get("hidden", 256), **head_settings(cfg))
+    model = StateRelationNetwork(SortOfClevrConfig.from_settings(cfg))
     model = model.to(default_device(device))
     history = train_model(model, cfg, StateQuestions(train_set),
                           lambda m: {f"val_{k}": v for k, v in state_accuracy_by_category(m, val_set).items()},

@@ -2,15 +2,16 @@
 
     image (B, 3, 75, 75) --conv x4 (24 ch, stride 2, batch norm)--> feature map (B, 24, 5, 5)
         --> 25 "objects": each cell's 24 features + its (x, y) in [-1, 1]        S0: (B, 25, 26)
-        [RN+SRN only: S = SetRefiner(S0, z = Linear(flattened feature map))]   S:  (B, 25, 26)
+        [RN+SRN only: S = SRN(S0, flattened feature map), H_embed linear]      S:  (B, 25, 26)
     g-MLP (4 x 256) over all 625 ordered pairs (o_i, o_j, question) --sum--> (B, 256)
     f-MLP (256, 256, dropout 0.5) --> answer logits (B, 10)
-    (256 is the paper's width, ``hidden`` in the settings; the CPU profiles use narrower g and f)
+    (256 is the paper's width, ``rn_hidden`` in the settings; the CPU profiles use narrower g and f)
 
 The refined elements carry their coordinates with them: refinement may move a cell's content *and* its position
 tag, so an object split over two cells can be gathered into one element. Both models share every other parameter
-shape; ``RelationNetwork(..., refiner=None)`` is the baseline. ``forward(..., inner_steps=0)`` evaluates an
-SRN-trained model with the refinement switched off (the paper's ablation).
+shape; ``RelationNetwork(config)`` is the baseline, ``RelationNetwork(config, srn=True)`` the RN+SRN (both from a
+``srnlib.config.SortOfClevrConfig``). ``forward(..., inner_steps=0)`` evaluates an SRN-trained model with the
+refinement switched off (the paper's ablation).
 """
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ import torch
 from torch import nn
 
 from .._checks import check_positive
+from ..config import SortOfClevrConfig
 from ..pooling import SetEncoder
-from ..refine import SetRefiner
+from ..refine import SRN
 from .data import HALF_SIZE, IMAGE_SIZE, N_OBJECTS, QUESTION_SIZE, SHAPE_NAMES, check_objects
 
 N_ANSWERS = 10
@@ -106,26 +108,26 @@ class RelationHead(nn.Module):
 
 
 class RelationNetwork(nn.Module):
-    """RN (``refiner=None``) or RN+SRN: (images (B, 3, 75, 75), questions (B, 11)) -> answer logits (B, 10), or
-    questions (B, k, 11) (k questions about each image; its objects are computed once) -> logits (B, k, 10)."""
+    """RN or RN+SRN (``srn=True``) from a ``SortOfClevrConfig``: (images (B, 3, 75, 75), questions (B, 11)) -> answer
+    logits (B, 10), or questions (B, k, 11) (k questions about each image; its objects are computed once) -> logits
+    (B, k, 10). ``refiner``: the SRN (None for the RN), H_embed a linear map of the flattened feature map."""
 
-    def __init__(self, refiner: SetRefiner | None = None, embed_dim: int | None = None, hidden: int = 256,
-                 **head):
+    def __init__(self, config: SortOfClevrConfig, srn: bool = False):
         super().__init__()
+        _check_config(config)
+        # H_agg is made first: a seed gives the same initial weights as before the SRN became one module
+        agg = SetEncoder(ELEMENT_DIM, config.refiner.embed_dim, hidden=config.refiner.agg_hidden) if srn else None
         self.objects = ConvObjects()
-        self.refiner = refiner
-        if refiner is not None:
-            if embed_dim is None:
-                raise ValueError("embed_dim (the size of z) is required with a refiner")
-            self.embed = nn.Linear(CHANNELS * GRID * GRID, embed_dim)  # H_embed
-        self.relations = RelationHead(hidden=hidden, **head)  # head: dropout, aggregate, init
+        self.refiner = SRN(CHANNELS * GRID * GRID, ELEMENT_DIM, config.refiner, agg) if srn else None
+        self.relations = _head(config, ELEMENT_DIM)
 
     def object_set(self, images: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
-        """The set the relational head sees: (B, 25, 26), refined when the model has a refiner."""
+        """The set the relational head sees: (B, 25, 26), refined when the model has a refiner (``inner_steps``:
+        the SRN's number of steps for this call, None: its own)."""
         objects, feature_map = self.objects(images)
         if self.refiner is None:
             return objects
-        return self.refiner(objects, self.embed(feature_map.flatten(1)), steps=inner_steps)
+        return self.refiner(objects, feature_map.flatten(1), steps=inner_steps)
 
     def forward(self, images: torch.Tensor, questions: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
         return self.relations(self.object_set(images, inner_steps), questions)
@@ -153,9 +155,10 @@ class StateRelationNetwork(nn.Module):
     Santoro et al.'s "state description" RN: a quick check that the head (g over the 36 ordered pairs with the
     question, sum, f) and the data can learn the task, without having to learn perception too."""
 
-    def __init__(self, hidden: int = 256, **head):
+    def __init__(self, config: SortOfClevrConfig):
         super().__init__()
-        self.relations = RelationHead(element_dim=STATE_DIM, hidden=hidden, **head)  # dropout, aggregate, init
+        _check_config(config)
+        self.relations = _head(config, STATE_DIM)
 
     def forward(self, states: torch.Tensor, questions: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
         if states.dim() != 3 or states.shape[-1] != STATE_DIM:
@@ -163,24 +166,20 @@ class StateRelationNetwork(nn.Module):
         return self.relations(states, questions)
 
 
-def head_settings(cfg) -> dict:
-    """The relational head's optional settings: ``dropout`` (default 0.5, f's dropout as in the RN), ``aggregate``
-    ("sum", the RN's, or "mean") and ``init`` ("default", PyTorch's, or "he")."""
-    return {"dropout": cfg.get("dropout", 0.5), "aggregate": cfg.get("aggregate", "sum"),
-            "init": cfg.get("init", "default")}
+def _check_config(config) -> None:
+    if not isinstance(config, SortOfClevrConfig):
+        raise TypeError(f"config must be a SortOfClevrConfig (SortOfClevrConfig.from_settings(cfg) for a settings "
+                        f"dict), got {type(config).__name__}")
+    check_positive(config.rn_hidden, "rn_hidden", integer=True)
 
 
-def build_model(kind: str, cfg) -> RelationNetwork:
-    """``kind`` "rn" or "rn_srn" from the settings (``hidden``: the width of g and f, default 256 as in the paper;
-    ``head_settings``; ``inner_steps``, ``inner_lr``, ``embed_dim``, ``agg_hidden`` for the refiner)."""
-    hidden = cfg.get("hidden", 256)
-    check_positive(hidden, "hidden", integer=True)
-    if kind == "rn":
-        return RelationNetwork(hidden=hidden, **head_settings(cfg))
-    if kind == "rn_srn":
-        check_positive(cfg["embed_dim"], "embed_dim", integer=True)
-        encoder = SetEncoder(ELEMENT_DIM, cfg["embed_dim"], hidden=cfg["agg_hidden"])
-        refiner = SetRefiner(encoder, steps=cfg["inner_steps"], lr=cfg["inner_lr"],
-                             momentum=cfg.get("inner_momentum", 0.0), grad_clip=cfg.get("inner_grad_clip"))
-        return RelationNetwork(refiner, embed_dim=cfg["embed_dim"], hidden=hidden, **head_settings(cfg))
-    raise ValueError(f"kind must be 'rn' or 'rn_srn', got {kind!r}")
+def _head(config: SortOfClevrConfig, element_dim: int) -> RelationHead:
+    """The relational head of width ``rn_hidden`` with f's ``dropout``, the ``aggregate`` over pairs and ``init``."""
+    return RelationHead(element_dim, config.rn_hidden, config.dropout, config.aggregate, config.init)
+
+
+def build_model(kind: str, config: SortOfClevrConfig) -> RelationNetwork:
+    """``kind`` "rn" or "rn_srn" from a ``SortOfClevrConfig`` (``SortOfClevrConfig.from_settings(cfg)``)."""
+    if kind not in ("rn", "rn_srn"):
+        raise ValueError(f"kind must be 'rn' or 'rn_srn', got {kind!r}")
+    return RelationNetwork(config, srn=kind == "rn_srn")
