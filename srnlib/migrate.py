@@ -250,9 +250,10 @@ def migrate_file(path: str | os.PathLike, experiment: str | None = None, dry_run
 def _write_manifest(old: Path, new: Path, manifest: dict, state: dict, tool: str) -> None:
     commit, _ = git_commit()
     note = f"migrated from {old.name} sha256 {manifest['sha256']} by {tool} at {commit}"
+    if manifest.get("note"):
+        note = f"{manifest['note'].rstrip('. ')}. {note[0].upper()}{note[1:]}"
     manifest = dict(manifest, file=new.name, sha256=sha256_of(new), bytes=new.stat().st_size,
-                    settings=json.loads(state["settings"]), settings_hash=state["settings_hash"],
-                    note=f"{manifest['note']} {note}" if manifest.get("note") else note)
+                    settings=json.loads(state["settings"]), settings_hash=state["settings_hash"], note=note)
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     temporary = new.with_suffix(".json.migrating")
     temporary.write_text(text, encoding="utf-8")
