@@ -38,6 +38,7 @@ PAPER = {
 
 CIRCLE_COUNTS = ("1", "2", "3", "4", "5")  # Table 1's rows
 TABLE1_CLAIM_COUNTS = ("2", "3", "4", "5")  # where Table 1's direction is checked
+CLUTRR_MODEL_NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}  # Section 3.3's models, as labelled
 TABLE2_KEYS = ("non_relational", "relational", "furthest", "closest", "count", "robust_synthetic", "robust_dataset")
 
 

@@ -13,8 +13,8 @@ import torch
 
 # The paper's numbers and claims live in srnlib.paper; PAPER, TABLE1_CLAIM_COUNTS, inner_loop_claim_holds,
 # table1_claim_holds and clutrr_claim_holds are also reachable here for notebooks that call srnlib.report.<name>.
-from .paper import (CIRCLE_COUNTS, PAPER, TABLE1_CLAIM_COUNTS, TABLE2_KEYS, clutrr_claim_holds,  # noqa: F401
-                    difference_exceeds_spread, doubles_baseline, inner_loop_claim_holds, responsibility_claims,
+from .paper import (CIRCLE_COUNTS, CLUTRR_MODEL_NAMES, PAPER, TABLE1_CLAIM_COUNTS, TABLE2_KEYS,  # noqa: F401
+                    clutrr_claim_holds, difference_exceeds_spread, doubles_baseline, inner_loop_claim_holds, responsibility_claims,
                     sortofclevr_claims, srn_at_least_cswm, table1_claim_holds, tsne_claim_holds)
 from .results import mean_and_std
 
@@ -98,8 +98,7 @@ def table3(result: dict) -> list[str]:
     return lines + ["", f"Space Invaders, 10 steps: C-SWM+SRN ≥ C-SWM (H@1 and MRR) for some K: {_mark(holds)}"]
 
 
-CLUTRR_MODELS = ("rn", "rn_srn", "rn_grn")
-CLUTRR_NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}
+CLUTRR_MODELS = tuple(CLUTRR_MODEL_NAMES)
 
 
 def clutrr_table(result: dict) -> list[str]:
@@ -107,7 +106,7 @@ def clutrr_table(result: dict) -> list[str]:
     ks = sorted({k for scores in by_k.values() for k in scores}, key=int)
     lines = ["| model | " + "".join(f"k = {k} | " for k in ks) + "accuracy (here) | accuracy (paper) |",
              "|---" * (len(ks) + 3) + "|"]
-    lines += [f"| {CLUTRR_NAMES[m]} | " + "".join(f"{_fmt(by_k.get(m, {}).get(k))} | " for k in ks)
+    lines += [f"| {CLUTRR_MODEL_NAMES[m]} | " + "".join(f"{_fmt(by_k.get(m, {}).get(k))} | " for k in ks)
               + f"{_fmt(here[m])} | {PAPER['clutrr'][m]} |" for m in CLUTRR_MODELS]
     split = result.get("split")
     if split:
@@ -137,7 +136,7 @@ def clutrr_across_seeds(results: list[dict]) -> list[str]:
         if all(curves) and len({len(curve[m]) for curve in curves}) == 1:
             mean_curve = torch.tensor([curve[m] for curve in curves], dtype=torch.float64).mean(0)
             averaged = f"{float(mean_curve.max()):.1f} (epoch {int(mean_curve.argmax()) + 1})"
-        lines.append(f"| {CLUTRR_NAMES[m]} | " + "".join(f"{k_mean[m][k]:.1f} ± {k_std[m][k]:.1f} | " for k in ks)
+        lines.append(f"| {CLUTRR_MODEL_NAMES[m]} | " + "".join(f"{k_mean[m][k]:.1f} ± {k_std[m][k]:.1f} | " for k in ks)
                      + f"{mean[m]:.1f} ± {std[m]:.1f} | {averaged} | {PAPER['clutrr'][m]} |")
     lines.append("")
     for m in ("rn_srn", "rn_grn"):
@@ -148,8 +147,8 @@ def clutrr_across_seeds(results: list[dict]) -> list[str]:
             spread = f"the larger std is {max(std[m], std['rn']):.1f}, so the difference is {exceeds} than the spread"
         else:
             spread = "one seed has no spread to compare with"
-        lines.append(f"- {CLUTRR_NAMES[m]} − RN: {mean[m] - mean['rn']:+.1f} points in mean; {spread}; "
-                     f"{CLUTRR_NAMES[m]} ≥ RN on {wins} of {len(scores)} seeds")
+        lines.append(f"- {CLUTRR_MODEL_NAMES[m]} − RN: {mean[m] - mean['rn']:+.1f} points in mean; {spread}; "
+                     f"{CLUTRR_MODEL_NAMES[m]} ≥ RN on {wins} of {len(scores)} seeds")
     return lines + ["", f"RN + SRN ≥ RN in mean over {len(scores)} seeds: {_mark(clutrr_claim_holds(mean))}"]
 
 

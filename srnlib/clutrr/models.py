@@ -17,11 +17,12 @@ from torch import nn
 
 from .._checks import check_positive
 from ..config import ClutrrConfig
+from ..paper import CLUTRR_MODEL_NAMES
 from ..refine import GRN, SRN
 from .kinship import RELATIONS
 
-KINDS = ("rn", "rn_srn", "rn_grn")
-MODEL_NAMES = {"rn": "RN", "rn_srn": "RN + SRN", "rn_grn": "RN + GRN"}
+KINDS = tuple(CLUTRR_MODEL_NAMES)  # "rn", "rn_srn", "rn_grn"
+MODEL_NAMES = CLUTRR_MODEL_NAMES  # labels for plots and progress bars
 
 
 class SentenceEncoder(nn.Module):
