@@ -14,8 +14,8 @@ import torch
 # The paper's numbers and claims live in srnlib.paper; PAPER, TABLE1_CLAIM_COUNTS, inner_loop_claim_holds,
 # table1_claim_holds and clutrr_claim_holds are also reachable here for notebooks that call srnlib.report.<name>.
 from .paper import (CIRCLE_COUNTS, CLUTRR_MODEL_NAMES, PAPER, TABLE1_CLAIM_COUNTS, TABLE2_KEYS,  # noqa: F401
-                    clutrr_claim_holds, difference_exceeds_spread, doubles_baseline, inner_loop_claim_holds, responsibility_claims,
-                    sortofclevr_claims, srn_at_least_cswm, table1_claim_holds, tsne_claim_holds)
+                    clutrr_claim_holds, difference_exceeds_spread, doubles_baseline, inner_loop_claim_holds,
+                    responsibility_claims, sortofclevr_claims, srn_at_least_cswm, table1_claim_holds, tsne_claim_holds)
 from .results import mean_and_std
 
 
