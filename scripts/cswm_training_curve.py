@@ -39,11 +39,6 @@ def scorer(evaluations: dict, every: int):
     return evaluate
 
 
-def chance(evaluations: dict) -> dict:
-    """{k: Hits@1 in % of a model that ranks at random}: 100 / the number of distinct target states."""
-    return {str(k): 100.0 / len(set(sample.target_ids.tolist())) for k, sample in evaluations.items()}
-
-
 def table(history: list[dict], chance_h1: dict) -> list[str]:
     """Markdown: one row per scored epoch."""
     horizons = [str(k) for k in EVAL_HORIZONS]
@@ -81,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                                               evaluate=scorer(evaluations, args.every))
     if "h1_1" not in history[-1]:  # the cadence restarts on resume: always score the final model
         history[-1] = dict(history[-1], **scorer(evaluations, 1)(model))
-    chance_h1 = chance(evaluations)
+    chance_h1 = experiment.chance_hits(evaluations)
     lines = table(history, chance_h1)
     print("\n".join(lines))
     changed = "".join("." + re.sub(r"[^A-Za-z0-9_.-]", "", pair.replace("=", "-")) for pair in args.set)

@@ -103,6 +103,31 @@ def srn_at_least_cswm(table: dict, game: str = "space_invaders", steps: str = "1
             for model in models if model.startswith("cswm_") and f"srn_{model[5:]}" in models}
 
 
+def far_above_chance(table: dict, chance: dict, factor: float = 5.0, steps: str = "10") -> dict[str, bool]:
+    """{game: bool}: is every model's Hits@1 after ``steps`` steps at least ``factor`` x the game's chance level?
+    ``chance``: {game: {steps: pct}} (``srnlib.cswm.experiment.chance_hits``); ``table``: Table 3's layout."""
+    return {game: all(scores[steps]["h1"] >= factor * chance[game][steps] for scores in models.values())
+            for game, models in table.items()}
+
+
+def srn_minus_cswm(runs: dict, game: str = "space_invaders", steps: str = "10") -> dict[str, dict]:
+    """{"k3": {"h1": points, "mrr": points, "exceeds_spread": bool | None}, ...}: C-SWM+SRN's mean minus C-SWM's
+    after ``steps`` steps on ``game``, and whether the Hits@1 difference exceeds the seeds' spread
+    (``difference_exceeds_spread``; None with one seed). ``runs``: {game: {model: [scores, one per seed]}}."""
+    differences = {}
+    for model, per_seed in runs[game].items():
+        if not model.startswith("cswm_") or f"srn_{model[5:]}" not in runs[game]:
+            continue
+        srn = runs[game][f"srn_{model[5:]}"]
+        scores = {metric: ([r[steps][metric] for r in srn], [r[steps][metric] for r in per_seed])
+                  for metric in ("h1", "mrr")}
+        difference = {metric: mean_and_std(a)[0] - mean_and_std(b)[0] for metric, (a, b) in scores.items()}
+        one_seed = min(len(srn), len(per_seed)) < 2
+        differences[model[5:]] = dict(difference, exceeds_spread=None if one_seed
+                                      else difference_exceeds_spread(*scores["h1"]))
+    return differences
+
+
 # CLUTRR (notebook 05)
 
 def clutrr_claim_holds(accuracy: dict) -> bool:

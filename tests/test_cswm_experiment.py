@@ -47,3 +47,15 @@ def test_model_settings_give_per_object_actions_only_with_one_slot_per_block():
     assert pong["in_channels"] == 6 and pong["action_dim"] == 6 and pong["copy_action"] is True
     with pytest.raises(ValueError, match="kind"):
         experiment.load_or_train("slots", "shapes", 5, cfg)
+
+
+def test_the_chance_level_counts_distinct_target_states():
+    from srnlib.cswm.data import MultiStepEval
+
+    def sample(ids):
+        n = len(ids)
+        return MultiStepEval(10, torch.zeros(n, 6, 50, 50, dtype=torch.uint8), torch.zeros(n, 10, dtype=torch.long),
+                             torch.zeros(n, 6, 50, 50, dtype=torch.uint8), torch.tensor(ids))
+
+    chance = experiment.chance_hits({1: sample([0, 1, 2, 3]), 10: sample([0, 0, 1, 1, 1])})
+    assert chance == {"1": 25.0, "10": 50.0}  # 4 distinct states; 2 distinct states among 5 episodes

@@ -78,6 +78,23 @@ def test_the_cswm_claim_needs_both_h1_and_mrr_for_a_given_k():
     assert experiment.srn_at_least_cswm is paper.srn_at_least_cswm
 
 
+def test_far_above_chance_needs_every_model_of_a_game_at_the_factor():
+    table = {"pong": {"cswm_k3": cswm_scores(5.0, 20), "srn_k3": cswm_scores(4.9, 20)},
+             "space_invaders": {"cswm_k3": cswm_scores(3.5, 20), "srn_k3": cswm_scores(9.0, 20)}}
+    chance = {"pong": {"10": 1.0}, "space_invaders": {"10": 0.7}}
+    assert paper.far_above_chance(table, chance) == {"pong": False, "space_invaders": True}  # 4.9 < 5; 3.5 >= 3.5
+    assert paper.far_above_chance(table, chance, factor=4.0) == {"pong": True, "space_invaders": True}
+
+
+def test_srn_minus_cswm_gives_mean_differences_and_the_spread_check_from_two_seeds():
+    runs = {"space_invaders": {"cswm_k5": [cswm_scores(10, 20), cswm_scores(12, 22)],
+                               "srn_k5": [cswm_scores(16, 25), cswm_scores(18, 27)],
+                               "cswm_k3": [cswm_scores(10, 20)], "srn_k3": [cswm_scores(9, 21)]}}
+    differences = paper.srn_minus_cswm(runs)
+    assert differences["k5"] == {"h1": 6.0, "mrr": 5.0, "exceeds_spread": True}  # 6 points > std 1.41
+    assert differences["k3"] == {"h1": -1.0, "mrr": 1.0, "exceeds_spread": None}  # one seed: no spread
+
+
 def test_clutrr_claim_and_spread_predicates():
     assert paper.clutrr_claim_holds({"rn": 50.0, "rn_srn": 50.0})
     assert not paper.clutrr_claim_holds({"rn": 50.0, "rn_srn": 49.9})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..paper import srn_at_least_cswm  # noqa: F401 (Table 3's claim per K; notebook 04)
+from ..paper import far_above_chance, srn_at_least_cswm, srn_minus_cswm  # noqa: F401 (notebook 04's claims)
 from ..config import CswmConfig
 from ..results import mean_and_std
 from ..train import checkpoint_path, cosine_lr, default_device, fit, seed_everything
@@ -86,6 +86,12 @@ def evaluate(model: nn.Module, evaluations: dict, batch_size: int = 100) -> dict
             targets.append(model.encode(sample.next_obs[part].to(device).float() / 255))
         scores[str(k)] = ranking_scores(torch.cat(predicted).cpu(), torch.cat(targets).cpu(), sample.target_ids)
     return scores
+
+
+def chance_hits(evaluations: dict) -> dict[str, float]:
+    """{"1": pct, "5": pct, "10": pct}: the Hits@1 of a model that ranks at random, 100 / the number of distinct
+    target states (``evaluate`` ranks among de-duplicated states)."""
+    return {str(k): 100.0 / len(torch.unique(sample.target_ids)) for k, sample in evaluations.items()}
 
 
 @torch.no_grad()
