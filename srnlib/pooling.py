@@ -42,17 +42,23 @@ class FSPool(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x: (batch, n, channels); mask: (batch, n) bool or None -> (batch, channels)."""
+        sorted_x, _ = self.sort(x, mask)
+        return (sorted_x * self.rank_weights(set_sizes(x, mask), x.shape[1])).sum(dim=1)  # padding: x weight 0 = 0
+
+    def sort(self, x: torch.Tensor, mask: torch.Tensor | None = None):
+        """x (batch, n, channels) -> (each channel sorted descending along the elements, padding last; the element
+        each sorted entry came from), both (batch, n, channels)."""
         check_set(x, "x", channels=self.channels, dtype=self.weight.dtype)
-        batch, n, _ = x.shape
-        if mask is None:
-            sizes = torch.full((batch,), n, device=x.device)
-        else:
-            mask = _check_mask(mask, x)
-            sizes = mask.sum(dim=1)
-            # Padding sorts to the end; its weight is zero, so its value never matters.
-            x = x.masked_fill(~mask.unsqueeze(-1), torch.finfo(x.dtype).min)
-        sorted_x, _ = x.sort(dim=1, descending=True)
-        return (sorted_x * self.rank_weights(sizes, n)).sum(dim=1)  # padding: finite value x weight 0 = 0
+        if mask is not None:  # padding sorts to the end; its weight is zero, so its value never matters
+            x = x.masked_fill(~_check_mask(mask, x).unsqueeze(-1), torch.finfo(x.dtype).min)
+        return x.sort(dim=1, descending=True)
+
+
+def set_sizes(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The number of real elements of each set of x (batch, n, ...): (batch,) integers."""
+    if mask is None:
+        return torch.full((x.shape[0],), x.shape[1], device=x.device)
+    return _check_mask(mask, x).sum(dim=1)
 
 
 class SetEncoder(nn.Module):

@@ -17,8 +17,11 @@ or a module you give it), ``H_agg`` (a ``SetEncoder``) and the loop, reads r, lr
 ``SetRefiner(H_agg, steps, lr)`` is the loop alone, for an ``H_agg`` and a z of your own.
 
 The inner gradient is taken with ``torch.autograd.grad(..., create_graph=True)`` while training, so the outer
-loss trains ``G``, ``H_embed`` and ``H_agg`` through the whole loop. In ``eval()`` mode or under
-``torch.no_grad()`` the loop runs without building a graph (cheap inference).
+loss trains ``G``, ``H_embed`` and ``H_agg`` through the whole loop. For the default ``H_agg`` (a plain
+``SetEncoder``) the same gradient is written out by hand (``encoder_gradient.py``): the same values, and the outer
+backward is cheaper than autograd's double backward; ``SetRefiner(..., gradient="autograd")`` turns it off, and
+any other ``H_agg`` always uses autograd. In ``eval()`` mode or under ``torch.no_grad()`` the loop runs without
+building a graph (cheap inference).
 
 ``GraphRefiner`` (the paper's GRN) runs the same loop on a graph: node features (batch, n, d) and the weights of a
 complete graph's edges (batch, n, n) are refined together so that a graph encoder maps them to ``z``; ``GRN`` is
@@ -32,6 +35,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from . import encoder_gradient
 from ._checks import check_int, check_number, check_positive, check_set, is_int
 from .pooling import GraphEncoder, SetEncoder
 
@@ -81,9 +85,10 @@ class _InnerDescent(nn.Module):
         """The floating dtype of the encoder's weights (None for an encoder without floating parameters)."""
         return next((p.dtype for p in self.parameters() if p.is_floating_point()), None)
 
-    def descend(self, variables: tuple, loss_of, steps: int | None, return_trajectory: bool):
+    def descend(self, variables: tuple, loss_of, steps: int | None, return_trajectory: bool, loss_and_grads_of=None):
         """Run ``steps`` steps of (momentum) SGD on ``loss_of(*variables) -> (batch,)`` from ``variables``.
 
+        ``loss_and_grads_of(*variables) -> (loss (batch,), gradients)``, if given, replaces autograd's gradient.
         Returns (final variables, trajectory [variables_0 .. variables_r], losses [(batch,) per trajectory entry]).
         """
         steps = self.steps if steps is None else steps
@@ -95,13 +100,17 @@ class _InnerDescent(nn.Module):
         velocity = tuple(torch.zeros_like(v) for v in current)
         trajectory, losses = [tuple(variables)], []
         for step in range(steps):
-            with torch.enable_grad():
-                if not create_graph:
-                    current = tuple(v.detach().requires_grad_(True) for v in current)
-                loss = loss_of(*current)
-                if not torch.isfinite(loss).all():
-                    raise ValueError(f"inner loss became NaN/inf at step {step} (lr={self.lr}); lower lr or set grad_clip")
-                grads = torch.autograd.grad(loss.sum(), current, create_graph=create_graph)
+            if loss_and_grads_of is not None:  # the gradient written out: a plain graph, built only for training
+                with torch.set_grad_enabled(create_graph):
+                    loss, grads = loss_and_grads_of(*current)
+            else:
+                with torch.enable_grad():
+                    if not create_graph:
+                        current = tuple(v.detach().requires_grad_(True) for v in current)
+                    loss = loss_of(*current)
+                    grads = torch.autograd.grad(loss.sum(), current, create_graph=create_graph)
+            if not torch.isfinite(loss).all():
+                raise ValueError(f"inner loss became NaN/inf at step {step} (lr={self.lr}); lower lr or set grad_clip")
             if self.grad_clip is not None:  # one norm per example over all refined variables
                 norm = torch.stack([g.flatten(1).pow(2).sum(1) for g in grads]).sum(0).sqrt()
                 scale = (self.grad_clip / (norm + 1e-12)).clamp(max=1.0)
@@ -132,17 +141,33 @@ class SetRefiner(_InnerDescent):
         lr: inner learning rate ``alpha``.
         momentum: heavy-ball momentum of the inner SGD (the authors' Circles code uses 0.5).
         grad_clip: if set, the inner gradient of each set is rescaled to at most this L2 norm.
+        gradient: "by_hand" (default): for a plain ``SetEncoder`` the inner gradient is the hand-written one of
+            ``encoder_gradient.py`` (same values, a cheaper outer backward); any other encoder uses autograd.
+            "autograd": always ``torch.autograd.grad``.
     """
 
     def __init__(self, set_encoder: nn.Module, steps: int, lr: float, momentum: float = 0.0,
-                 grad_clip: float | None = None):
+                 grad_clip: float | None = None, gradient: str = "by_hand"):
         super().__init__(set_encoder, steps, lr, momentum, grad_clip)
-        self.set_encoder = set_encoder
+        if gradient not in ("by_hand", "autograd"):
+            raise ValueError(f'gradient must be "by_hand" or "autograd", got {gradient!r}')
+        self.set_encoder, self.gradient = set_encoder, gradient
 
     def inner_loss(self, S: torch.Tensor, z: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Per-example inner loss ``||H_agg(S) - z||^2``: (batch, n, d), (batch, e) -> (batch,)."""
         encoded = self.set_encoder(S) if mask is None else self.set_encoder(S, mask)
         return _distance(encoded, z)
+
+    def _gradient_by_hand(self, z: torch.Tensor, mask: torch.Tensor | None):
+        """S -> (inner loss, (dL/dS,)) written out by hand for a plain SetEncoder; None: autograd's gradient."""
+        if self.gradient == "autograd" or not encoder_gradient.supports(self.set_encoder):
+            return None
+        inner_gradient = encoder_gradient.InnerGradient(self.set_encoder, z, mask)
+
+        def loss_and_grads(S):
+            loss, grad = inner_gradient(S)
+            return loss, (grad,)
+        return loss_and_grads
 
     def forward(self, S0: torch.Tensor, z: torch.Tensor, steps: int | None = None, return_trajectory: bool = False,
                 mask: torch.Tensor | None = None):
@@ -153,7 +178,8 @@ class SetRefiner(_InnerDescent):
         """
         check_set(S0, "S0", dtype=self.parameter_dtype())
         _check_embedding(z, S0)
-        (S,), trajectory, losses = self.descend((S0,), lambda S: self.inner_loss(S, z, mask), steps, return_trajectory)
+        (S,), trajectory, losses = self.descend((S0,), lambda S: self.inner_loss(S, z, mask), steps, return_trajectory,
+                                                self._gradient_by_hand(z, mask))
         if not return_trajectory:
             return S
         return Refinement(S, [entry[0] for entry in trajectory], losses)
