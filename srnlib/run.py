@@ -76,9 +76,19 @@ def share_cores(jobs: int, environ=os.environ) -> int:
     return threads
 
 
-def execute(notebook: Path, profile: str, seed: int, output_dir: Path) -> NotebookRun:
-    """Run one notebook with papermill, injecting ``profile`` and ``seed``; never raises for a notebook's error."""
+# The longest one cell may run before the notebook counts as failed (a kernel that stops answering, e.g. a lost
+# widget message, would otherwise hang the whole job); None: no limit (paper-size training runs for hours).
+CELL_TIMEOUT = {"smoke": 600, "quick": 3600, "long": 3600, "paper": None}
+
+
+def execute(notebook: Path, profile: str, seed: int, output_dir: Path,
+            cell_timeout: float | None = None) -> NotebookRun:
+    """Run one notebook with papermill, injecting ``profile`` and ``seed``; never raises for a notebook's error.
+    ``cell_timeout``: seconds one cell may run (default ``CELL_TIMEOUT[profile]``), else the run fails."""
     import papermill
+
+    if cell_timeout is None:
+        cell_timeout = CELL_TIMEOUT.get(profile)
 
     output_dir.mkdir(parents=True, exist_ok=True)
     suffix = "" if seed == 0 else f".seed{seed}"
@@ -86,7 +96,8 @@ def execute(notebook: Path, profile: str, seed: int, output_dir: Path) -> Notebo
     started = time.perf_counter()
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters={"profile": profile, "seed": seed},
-                                   cwd=str(notebook.parent), progress_bar=False, kernel_name="python3")
+                                   cwd=str(notebook.parent), progress_bar=False, kernel_name="python3",
+                                   execution_timeout=cell_timeout)
         return NotebookRun(notebook.stem, seed, time.perf_counter() - started, True)
     except Exception as error:  # papermill's PapermillExecutionError carries the cell's exception
         name = getattr(error, "ename", type(error).__name__)

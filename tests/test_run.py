@@ -206,3 +206,12 @@ def test_a_notebook_whose_experiment_lacks_the_profile_is_skipped_and_named(isol
     assert os.environ["SRN_PROFILE"] == "smoke"  # the runner's profile does not leak into later tests
     assert "00_no_long: skipped, its experiment 'responsibility' has no 'long' settings" in capsys.readouterr().out
     assert {p.name for p in (isolated_home / "runs" / "long").iterdir()} == {"01_has_long.ipynb"}
+
+
+def test_a_cell_that_runs_past_the_timeout_fails_its_notebook_instead_of_hanging(isolated_home):
+    folder = isolated_home / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "00_hangs.ipynb", "import time\ntime.sleep(60)")
+    outcome = run.execute(folder / "00_hangs.ipynb", "smoke", 0, isolated_home / "runs", cell_timeout=2)
+    assert not outcome.ok and outcome.seconds < 50 and "timed out" in outcome.error.lower(), outcome
+    assert run.CELL_TIMEOUT["paper"] is None and run.CELL_TIMEOUT["quick"] >= 1800  # training cells take minutes
