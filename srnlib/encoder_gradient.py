@@ -73,13 +73,14 @@ class InnerGradient:
         features = F.linear(h, self.linears[-1].weight, self.linears[-1].bias).view(batch, n, -1) / sizes
         sorted_features, order = self.encoder.pool.sort(features, self.mask)
         encoded = (sorted_features * self.rank_weights).sum(dim=1)  # H_agg(S): (batch, e)
-        if self.z.shape != encoded.shape:
-            raise ValueError(f"z must have the encoder's output shape {tuple(encoded.shape)}, got {tuple(self.z.shape)}")
-        residual = encoded - self.z
+        z = self.z
+        if z.shape != encoded.shape:
+            raise ValueError(f"z must have the encoder's output shape {tuple(encoded.shape)}, got {tuple(z.shape)}")
+        residual = encoded - z
         loss = residual.pow(2).sum(dim=1)
         # Backward, by hand: FSPool hands each element the weight of its rank (padding ranks last, weight 0).
-        rank_weight = torch.zeros_like(self.rank_weights).scatter(1, order, self.rank_weights)
-        grad = ((2 * residual).unsqueeze(1) * rank_weight / sizes).view(batch * n, -1)  # dL/dh_K
+        rank_weight = torch.empty_like(self.rank_weights).scatter_(1, order, self.rank_weights)  # order: a permutation
+        grad = ((2 * residual).unsqueeze(1) * rank_weight / sizes).view(batch * n, -1)  # dL/da_K
         for linear, h in zip(self.linears[:0:-1], hidden[::-1]):
             # through W_k, then ReLU's derivative: ReLU's own backward, grad where h > 0 (the fastest mask on a CPU)
             grad = torch.ops.aten.threshold_backward(grad.mm(linear.weight), h, 0)
