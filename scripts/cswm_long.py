@@ -58,6 +58,29 @@ def run_job(game: str, objects: int, kind: str, seed: int, profile: str, epochs:
           f"(this call: {cpu_seconds:.0f} CPU-s)", flush=True)
 
 
+def shipped_table(cfg) -> list[str]:
+    """Markdown: every shipped model of the profile (from its manifest) with Hits@1 / MRR after 1, 5 and 10 steps
+    and its 10-step Hits@1 as a multiple of the game's chance level; the jobs not shipped yet are counted."""
+    lines = ["| game | K | model | seed | H@1 / MRR, 1 step | 5 steps | 10 steps | 10-step H@1 / chance |",
+             "|---" * 8 + "|"]
+    chance, missing = {}, 0
+    for game, objects, kind, seed in jobs(cfg):
+        found = next(iter(sorted((shipped.shipped_dir() / experiment.EXPERIMENT).glob(
+            f"{game}_{kind}_k{objects}.{cfg['profile']}.seed{seed}.*.json"))), None)
+        if found is None:
+            missing += 1
+            continue
+        if game not in chance:
+            chance[game] = experiment.chance_hits(experiment.data(game, cfg)[1])["10"]
+        metrics = json.loads(found.read_text())["metrics"]
+        cells = " | ".join(f"{metrics[f'h1_{k}']:.1f} / {metrics[f'mrr_{k}']:.1f}" for k in (1, 5, 10))
+        lines.append(f"| {game} | {objects} | {kind} | {seed} | {cells} | {metrics['h1_10'] / chance[game]:.1f}x |")
+    lines.append("")
+    lines.append("Chance (10 steps): " + ", ".join(f"{game} {pct:.2f} %" for game, pct in chance.items())
+                 + f"; {missing} of {len(jobs(cfg))} models not shipped yet.")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="long", choices=profiles.PROFILES)
@@ -65,10 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--every", type=int, default=5, help="score the evaluation set every this many epochs")
     parser.add_argument("--no-ship", action="store_true", help="train only")
+    parser.add_argument("--table", action="store_true", help="only print the shipped models' scores (markdown)")
     args = parser.parse_args(argv)
     if not 0 <= args.worker < args.workers:
         parser.error("--worker must be in 0 .. --workers - 1")
     cfg = profiles.get("cswm", args.profile)
+    if args.table:
+        print("\n".join(shipped_table(cfg)))
+        return 0
     for job in jobs(cfg)[args.worker::args.workers]:
         run_job(*job, profile=args.profile, epochs=cfg["epochs"], every=args.every, ship=not args.no_ship)
     return 0

@@ -112,5 +112,9 @@ def test_cswm_long_trains_its_share_of_the_jobs_ships_them_and_skips_shipped_one
     capsys.readouterr()
     assert long_run.main(["--profile", "smoke", "--worker", "1", "--workers", "2"]) == 0
     assert "already shipped" in capsys.readouterr().out
+    assert long_run.main(["--profile", "smoke", "--table"]) == 0
+    table = capsys.readouterr().out
+    h1 = manifest["metrics"]["h1_10"]
+    assert "| shapes | 5 | srn | 0 |" in table and f"{h1:.1f} / " in table and "1 of 2 models not shipped yet" in table
     with pytest.raises(SystemExit):
         long_run.main(["--worker", "2", "--workers", "2"])
