@@ -18,7 +18,8 @@ Loops, all on the same H_agg, S0 and z:
 * ``by_hand+compile`` (``--compile``): ``torch.compile`` of the hand-written gradient (one step's graph).
 
 Repeats are interleaved (one of each loop per round) so background load hits all loops alike; the table gives the
-median and the ratio to ``higher``, and the largest difference of the refined set and of every gradient.
+median and the ratio to ``higher``, and the largest difference of the refined set and of every gradient. Then
+the same for inference (eval mode, no graph): autograd's loop against the hand-written gradient.
 """
 from __future__ import annotations
 
@@ -115,6 +116,22 @@ def main() -> None:
               f"{set_diff:>14.1e} | {grad_diffs[worst]:>14.1e} ({worst})")
     scale = max(g.abs().max().item() for g in reference_grads.values())
     print(f"\n(largest |gradient| {scale:.1e}; {args.repeats} interleaved repeats, median)")
+
+    # Inference: the loop in eval mode builds no graph (higher has no such mode).
+    inference = {"autograd": autograd_loop.eval(), "by_hand": by_hand_loop.eval()}
+    with torch.no_grad():
+        sets = {name: loop(S0, z) for name, loop in inference.items()}
+        times = {name: [] for name in inference}
+        for _ in range(args.repeats):
+            for name, loop in inference.items():
+                started = time.perf_counter()
+                loop(S0, z)
+                times[name].append(time.perf_counter() - started)
+    base = statistics.median(times["autograd"])
+    difference = (sets["by_hand"] - sets["autograd"]).abs().max().item()
+    print("inference (eval, no graph): " + ", ".join(
+        f"{name} {1000 * statistics.median(t):.1f} ms ({statistics.median(t) / base:.2f}x)" for name, t in times.items())
+        + f"; max |set diff| {difference:.1e}")
 
 
 if __name__ == "__main__":
