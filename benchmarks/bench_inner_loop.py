@@ -129,8 +129,9 @@ def main() -> None:
                 times[name].append(time.perf_counter() - started)
     base = statistics.median(times["autograd"])
     difference = (sets["by_hand"] - sets["autograd"]).abs().max().item()
+    medians = {name: statistics.median(t) for name, t in times.items()}
     print("inference (eval, no graph): " + ", ".join(
-        f"{name} {1000 * statistics.median(t):.1f} ms ({statistics.median(t) / base:.2f}x)" for name, t in times.items())
+        f"{name} {1000 * median:.1f} ms ({median / base:.2f}x)" for name, median in medians.items())
         + f"; max |set diff| {difference:.1e}")
 
 
