@@ -22,8 +22,10 @@ rewrites the README's notebooks x profiles table from every results JSON and, at
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -277,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     the environment; they are restored afterwards, so calling ``main`` from Python (e.g. in tests) leaks nothing
     into later code (a leaked ``SRN_PROFILE=long`` once made a test session train the long models)."""
     saved = {name: os.environ.get(name) for name in ("SRN_PROFILE", *THREAD_VARIABLES)}
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` prints every thread's stack (to diagnose a hung run)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         return _main(argv)
     finally:
