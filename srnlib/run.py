@@ -280,7 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     into later code (a leaked ``SRN_PROFILE=long`` once made a test session train the long models)."""
     saved = {name: os.environ.get(name) for name in ("SRN_PROFILE", *THREAD_VARIABLES)}
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` prints every thread's stack (to diagnose a hung run)
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        try:
+            faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
+        except (AttributeError, ValueError, OSError):  # no real stderr (e.g. embedded): run without it
+            pass
     try:
         return _main(argv)
     finally:
