@@ -81,15 +81,20 @@ def overrides(pairs: list[str], cfg: dict) -> dict:
     return changed
 
 
+def add_curve_arguments(parser: argparse.ArgumentParser, set_example: str) -> None:
+    """The options every training-curve script takes: --profile, --epochs, --every, --seed and --set."""
+    parser.add_argument("--profile", default="quick", choices=profiles.PROFILES)
+    parser.add_argument("--epochs", type=int, required=True, help="epochs to train (the profile's are replaced)")
+    parser.add_argument("--every", type=int, default=1, help="score every this many epochs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"replace one more setting, e.g. {set_example} (repeatable)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=experiment.MODEL_KINDS, required=True)
-    parser.add_argument("--profile", default="quick", choices=profiles.PROFILES)
-    parser.add_argument("--epochs", type=int, required=True, help="epochs to train (the profile's are replaced)")
-    parser.add_argument("--every", type=int, default=1, help="score Table 1 every this many epochs")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="replace one more setting, e.g. --set n=16 --set max_circles=10 (repeatable)")
+    add_curve_arguments(parser, "--set n=16 --set max_circles=10")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.every < 1:
         parser.error("--epochs and --every must be at least 1")

@@ -19,7 +19,7 @@ import argparse
 import json
 import re
 
-from circles_training_curve import overrides  # the same --set KEY=VALUE rules
+from circles_training_curve import add_curve_arguments, overrides  # the same options and --set rules
 from srnlib import paths, profiles, results
 from srnlib.cswm import experiment
 from srnlib.cswm.data import EVAL_HORIZONS
@@ -56,12 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--game", choices=("pong", "space_invaders", "shapes"), required=True)
     parser.add_argument("--objects", type=int, required=True, help="K, the number of object slots")
     parser.add_argument("--kind", choices=experiment.KINDS, required=True)
-    parser.add_argument("--profile", default="quick", choices=profiles.PROFILES)
-    parser.add_argument("--epochs", type=int, required=True, help="epochs to train (the profile's are replaced)")
-    parser.add_argument("--every", type=int, default=1, help="score every this many epochs")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="replace one more setting, e.g. --set eval_episodes=200 (repeatable)")
+    add_curve_arguments(parser, "--set eval_episodes=200")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.every < 1 or args.objects < 1:
         parser.error("--epochs, --every and --objects must be at least 1")
