@@ -84,3 +84,23 @@ def test_the_object_extractor_width_is_a_setting_and_channels_last_gives_the_sam
     torch.testing.assert_close(masks, reference, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="hidden"):
         build_model("cswm", CFG.replace(cnn_hidden=0))
+
+
+def test_every_shipped_cswm_checkpoint_loads_into_the_model_its_profile_builds():
+    """A refactor that renames a parameter, or a settings change that orphans a shipped run, fails here."""
+    import re
+
+    from srnlib import paths, profiles, shipped
+    from srnlib.cswm import experiment
+
+    for path in shipped.shipped_checkpoints(paths.repo_root() / "shipped"):
+        manifest = shipped.read_manifest(path)
+        if manifest["experiment"] != "cswm":
+            continue
+        game, kind, objects = re.fullmatch(r"(\w+)_(cswm|srn)_k(\d+)", manifest["name"]).groups()
+        stored = manifest["settings"]
+        n_actions = stored["action_dim"] * (1 if stored["copy_action"] else int(objects))
+        settings = experiment.model_settings(game, int(objects), profiles.get("cswm", manifest["profile"]), n_actions)
+        assert profiles.settings_hash(settings) == manifest["settings_hash"], f"{path.name}: settings changed"
+        model = build_model(kind, experiment.model_config(game, int(objects), settings, n_actions))
+        model.load_state_dict(shipped.load_shipped(path, settings)["model"])  # strict: every name and shape fits
