@@ -35,6 +35,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import paths, profiles, report, results
+from .kernel_polling import poll_in_slices
 
 
 @dataclass
@@ -89,6 +90,7 @@ def execute(notebook: Path, profile: str, seed: int, output_dir: Path,
     ``cell_timeout``: seconds one cell may run (default ``CELL_TIMEOUT[profile]``), else the run fails."""
     import papermill
 
+    poll_in_slices()
     if cell_timeout is None:
         cell_timeout = CELL_TIMEOUT.get(profile)
 
