@@ -18,6 +18,7 @@ import argparse
 import ast
 import json
 import re
+from pathlib import Path
 
 from srnlib import paths, profiles, results
 from srnlib.paper import CIRCLE_COUNTS as COUNTS
@@ -91,6 +92,29 @@ def add_curve_arguments(parser: argparse.ArgumentParser, set_example: str) -> No
                         help=f"replace one more setting, e.g. {set_example} (repeatable)")
 
 
+def settings_from(parser: argparse.ArgumentParser, args, experiment_name: str) -> dict:
+    """The profile's settings of ``experiment_name`` with ``--set`` and ``--epochs`` applied (a bad ``--set`` is a
+    parser error)."""
+    cfg = profiles.get(experiment_name, args.profile)
+    try:
+        cfg = profiles.override(cfg, overrides(args.set, cfg))
+    except ValueError as error:
+        parser.error(str(error))
+    cfg["epochs"] = args.epochs
+    return cfg
+
+
+def curve_path(stem: str, profile: str, pairs, seed: int, epochs: int) -> Path:
+    """``runs/curves/<stem>.<profile>[.<key>-<value>...].seed<seed>.epochs<epochs>.json`` (one part per ``--set``)."""
+    changed = "".join("." + re.sub(r"[^A-Za-z0-9_.-]", "", pair.replace("=", "-")) for pair in pairs)
+    return paths.repo_root() / "runs" / "curves" / f"{stem}.{profile}{changed}.seed{seed}.epochs{epochs}.json"
+
+
+def write_curve(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=experiment.MODEL_KINDS, required=True)
@@ -98,12 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.every < 1:
         parser.error("--epochs and --every must be at least 1")
-    cfg = profiles.get("circles", args.profile)
-    try:
-        cfg = profiles.override(cfg, overrides(args.set, cfg))
-    except ValueError as error:
-        parser.error(str(error))
-    cfg["epochs"] = args.epochs
+    cfg = settings_from(parser, args, "circles")
     train_set, test_set = experiment.datasets(cfg)
     model, history = experiment.load_or_train(args.kind, cfg, args.seed, train_set=train_set,
                                               evaluate=scorer(args.kind, test_set, args.every))
@@ -116,13 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", f"After epoch {args.epochs}: " + ", ".join(f"{name.replace('_', ' ')} {pct:.1f} %"
                                                               for name, pct in sharing.items())]
     print("\n".join(lines))
-    changed = "".join("." + re.sub(r"[^A-Za-z0-9_.-]", "", pair.replace("=", "-")) for pair in args.set)
-    name = f"circles.{args.kind}.{args.profile}{changed}.seed{args.seed}.epochs{args.epochs}.json"
-    out = paths.repo_root() / "runs" / "curves" / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"kind": args.kind, "profile": args.profile, "seed": args.seed, "settings": cfg,
-                               "device": results.hardware(), "history": history, "table": lines,
-                               "circle_sharing": sharing}, indent=2) + "\n")
+    out = curve_path(f"circles.{args.kind}", args.profile, args.set, args.seed, args.epochs)
+    write_curve(out, {"kind": args.kind, "profile": args.profile, "seed": args.seed, "settings": cfg,
+                      "device": results.hardware(), "history": history, "table": lines, "circle_sharing": sharing})
     print(f"wrote {out} ({experiment.training_seconds(history):.0f} s of training and scoring)")
     return 0
 

@@ -48,11 +48,11 @@ def run_job(game: str, objects: int, kind: str, seed: int, profile: str, epochs:
     if not ship:
         return
     checkpoint = checkpoint_of(game, objects, kind, seed, profile)
-    curve = paths.repo_root() / "runs" / "curves" / (f"cswm.{game}.{kind}.k{objects}.{profile}.seed{seed}."
-                                                     f"epochs{epochs}.json")
+    curve = cswm_training_curve.curve_file(game, kind, objects, profile, seed, epochs)
     final = json.loads(curve.read_text())["history"][-1]
     metrics = {key: round(value, 2) for key, value in final.items() if key.startswith(("h1_", "mrr_"))}
-    # cpu_seconds: this call's process time when it trained from scratch; after a resume, fit's per-epoch seconds
+    # the manifest's cpu_seconds: the sum of the history's per-epoch seconds (shipped.ship's default), which spans
+    # resumes; this call's own process time is only printed
     command = "OMP_NUM_THREADS=1 .venv/bin/python scripts/cswm_training_curve.py " + " ".join(arguments)
     print(f"shipped {shipped.ship(checkpoint, command=command, metrics=metrics)} "
           f"(this call: {cpu_seconds:.0f} CPU-s)", flush=True)
@@ -72,7 +72,7 @@ def shipped_table(cfg) -> list[str]:
             continue
         if game not in chance:
             chance[game] = experiment.chance_hits(experiment.data(game, cfg)[1])["10"]
-        metrics = json.loads(found.read_text())["metrics"]
+        metrics = shipped.read_manifest(found.with_suffix(".pt"))["metrics"]
         cells = " | ".join(f"{metrics[f'h1_{k}']:.1f} / {metrics[f'mrr_{k}']:.1f}" for k in (1, 5, 10))
         lines.append(f"| {game} | {objects} | {kind} | {seed} | {cells} | {metrics['h1_10'] / chance[game]:.1f}x |")
     lines.append("")

@@ -16,11 +16,9 @@ Run two models as two processes (``OMP_NUM_THREADS=1`` each) to use two cores.
 from __future__ import annotations
 
 import argparse
-import json
-import re
 
-from circles_training_curve import add_curve_arguments, overrides  # the same options and --set rules
-from srnlib import paths, profiles, results
+from circles_training_curve import add_curve_arguments, curve_path, settings_from, write_curve  # shared
+from srnlib import results
 from srnlib.cswm import experiment
 from srnlib.cswm.data import EVAL_HORIZONS
 
@@ -37,6 +35,11 @@ def scorer(evaluations: dict, every: int):
         return {f"{metric}_{k}": value for k, metric_values in scores.items() for metric, value in metric_values.items()}
 
     return evaluate
+
+
+def curve_file(game: str, kind: str, objects: int, profile: str, seed: int, epochs: int, pairs=()):
+    """Where the curve of one world model is written (``circles_training_curve.curve_path``)."""
+    return curve_path(f"cswm.{game}.{kind}.k{objects}", profile, pairs, seed, epochs)
 
 
 def table(history: list[dict], chance_h1: dict) -> list[str]:
@@ -60,12 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.every < 1 or args.objects < 1:
         parser.error("--epochs, --every and --objects must be at least 1")
-    cfg = profiles.get("cswm", args.profile)
-    try:
-        cfg = profiles.override(cfg, overrides(args.set, cfg))
-    except ValueError as error:
-        parser.error(str(error))
-    cfg["epochs"] = args.epochs
+    cfg = settings_from(parser, args, "cswm")
     _, evaluations = experiment.data(args.game, cfg)
     model, history = experiment.load_or_train(args.kind, args.game, args.objects, cfg, args.seed,
                                               evaluate=scorer(evaluations, args.every))
@@ -74,13 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     chance_h1 = experiment.chance_hits(evaluations)
     lines = table(history, chance_h1)
     print("\n".join(lines))
-    changed = "".join("." + re.sub(r"[^A-Za-z0-9_.-]", "", pair.replace("=", "-")) for pair in args.set)
-    name = f"cswm.{args.game}.{args.kind}.k{args.objects}.{args.profile}{changed}.seed{args.seed}.epochs{args.epochs}.json"
-    out = paths.repo_root() / "runs" / "curves" / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"game": args.game, "objects": args.objects, "kind": args.kind, "profile": args.profile,
-                               "seed": args.seed, "settings": cfg, "device": results.hardware(), "history": history,
-                               "chance_h1": chance_h1, "table": lines}, indent=2) + "\n")
+    out = curve_file(args.game, args.kind, args.objects, args.profile, args.seed, args.epochs, args.set)
+    write_curve(out, {"game": args.game, "objects": args.objects, "kind": args.kind, "profile": args.profile,
+                      "seed": args.seed, "settings": cfg, "device": results.hardware(), "history": history,
+                      "chance_h1": chance_h1, "table": lines})
     print(f"wrote {out}")
     return 0
 
