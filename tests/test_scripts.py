@@ -118,3 +118,38 @@ def test_cswm_long_trains_its_share_of_the_jobs_ships_them_and_skips_shipped_one
     assert "| shapes | 5 | srn | 0 |" in table and f"{h1:.1f} / " in table and "1 of 2 models not shipped yet" in table
     with pytest.raises(SystemExit):
         long_run.main(["--worker", "2", "--workers", "2"])
+
+
+def test_sortofclevr_long_trains_its_share_ships_it_with_test_accuracy_and_reports_progress(isolated_home, capsys):
+    long_run = load("sortofclevr_long")
+    from srnlib import profiles, shipped
+    cfg = profiles.get("sortofclevr", "smoke")
+    assert long_run.jobs(cfg) == [("rn", 0), ("rn_srn", 0)]
+    assert long_run.main(["--profile", "smoke", "--progress"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["rn seed 0: not started", "rn_srn seed 0: not started"]
+    assert long_run.main(["--profile", "smoke", "--worker", "1", "--workers", "2"]) == 0
+    manifests = list((isolated_home / "shipped" / "sortofclevr").glob("*.json"))
+    assert [m.name.split(".")[0] for m in manifests] == ["rn_srn"]  # worker 1 of 2: the second job only
+    manifest = json.loads(manifests[0].read_text())
+    assert manifest["command"].endswith("sortofclevr_long.py --profile smoke --worker 1 --workers 2")
+    metrics = manifest["metrics"]
+    assert metrics["best_epoch"] == 1 and manifest["optimizer_steps"] == 8  # 64 images / (32 // 4 = 8 per batch)
+    assert all(0 <= metrics[f"{split}_{key}"] <= 100 for split in ("val", "test") for key in long_run.CURVE_KEYS)
+    # the shipped weights are what the notebook loads: the test accuracy in the manifest is theirs
+    from srnlib.sortofclevr import experiment
+    model, _ = experiment.load_or_train("rn_srn", cfg, 0)
+    assert experiment.accuracy_by_category(model, experiment.datasets(cfg)[2])["relational"] == pytest.approx(
+        metrics["test_relational"], abs=0.01)
+    capsys.readouterr()
+    assert long_run.main(["--profile", "smoke", "--worker", "1", "--workers", "2"]) == 0
+    assert "already shipped" in capsys.readouterr().out
+    assert long_run.main(["--profile", "smoke", "--progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "rn seed 0: not started" and "epoch 1 of 1" in lines[1] and "8 updates" in lines[2]
+    assert long_run.main(["--profile", "smoke", "--table"]) == 0
+    table = capsys.readouterr().out
+    assert f"| rn_srn | 0 | 1 | {metrics['val_non_relational']:.1f} / " in table
+    assert "1 of 2 models not shipped yet" in table
+    assert list(shipped.verify().values()) == [None]  # sha256 and settings of the one shipped file check out
+    with pytest.raises(SystemExit):
+        long_run.main(["--worker", "2", "--workers", "2"])
