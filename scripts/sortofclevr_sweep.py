@@ -55,6 +55,9 @@ RUNS: dict[str, tuple[str, dict]] = {
     "fixed-128-30img": ("rn", {"rn_hidden": 128}),
     "srn-fixed-64-30img": ("rn_srn", {}),
     "state-fixed-64-30img": ("state", {}),
+    # the conv stem at a fraction of the learning rate (run with --epochs 10): 0.1 became the long profile's
+    "stem0.1-10k": ("rn", {"stem_lr": 0.1}),
+    "stem0.3-10k": ("rn", {"stem_lr": 0.3}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 
