@@ -28,6 +28,10 @@ import os
 PROFILES = ("smoke", "quick", "long", "paper")
 OPTIONAL_PROFILES = ("long",)  # every experiment has the others
 DEFAULT_PROFILE = "quick"
+# The longest one notebook cell may run under the runner (srnlib.run) before the notebook counts as failed: a kernel
+# that stops answering (e.g. a lost widget message) would otherwise hang the whole job. None: no limit (paper-size
+# training runs for hours).
+CELL_TIMEOUT = {"smoke": 600, "quick": 3600, "long": 3600, "paper": None}
 
 SETTINGS: dict[str, dict[str, dict]] = {
     # Notebook 00: Theorem 1 on sets of two points in the plane, rendered to a "blurry image" vector. mlp_hidden:

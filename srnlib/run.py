@@ -79,20 +79,17 @@ def share_cores(jobs: int, environ=os.environ) -> int:
     return threads
 
 
-# The longest one cell may run before the notebook counts as failed (a kernel that stops answering, e.g. a lost
-# widget message, would otherwise hang the whole job); None: no limit (paper-size training runs for hours).
-CELL_TIMEOUT = {"smoke": 600, "quick": 3600, "long": 3600, "paper": None}
 
 
 def execute(notebook: Path, profile: str, seed: int, output_dir: Path,
             cell_timeout: float | None = None) -> NotebookRun:
     """Run one notebook with papermill, injecting ``profile`` and ``seed``; never raises for a notebook's error.
-    ``cell_timeout``: seconds one cell may run (default ``CELL_TIMEOUT[profile]``), else the run fails."""
+    ``cell_timeout``: seconds one cell may run (default ``profiles.CELL_TIMEOUT[profile]``), else the run fails."""
     import papermill
 
     poll_in_slices()
     if cell_timeout is None:
-        cell_timeout = CELL_TIMEOUT.get(profile)
+        cell_timeout = profiles.CELL_TIMEOUT.get(profile)
 
     output_dir.mkdir(parents=True, exist_ok=True)
     suffix = "" if seed == 0 else f".seed{seed}"

@@ -5,7 +5,7 @@ import os
 import nbformat
 import pytest
 
-from srnlib import run
+from srnlib import profiles, run
 
 
 def write_notebook(path, body):
@@ -214,4 +214,6 @@ def test_a_cell_that_runs_past_the_timeout_fails_its_notebook_instead_of_hanging
     write_notebook(folder / "00_hangs.ipynb", "import time\ntime.sleep(60)")
     outcome = run.execute(folder / "00_hangs.ipynb", "smoke", 0, isolated_home / "runs", cell_timeout=2)
     assert not outcome.ok and outcome.seconds < 50 and "timed out" in outcome.error.lower(), outcome
-    assert run.CELL_TIMEOUT["paper"] is None and run.CELL_TIMEOUT["quick"] >= 1800  # training cells take minutes
+    # every profile has a limit (training cells take minutes; paper-size training has none)
+    assert set(profiles.CELL_TIMEOUT) == set(profiles.PROFILES)
+    assert profiles.CELL_TIMEOUT["paper"] is None and profiles.CELL_TIMEOUT["quick"] >= 1800
