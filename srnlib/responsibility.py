@@ -182,6 +182,13 @@ def worst_case(sweep: dict[str, torch.Tensor]) -> dict[str, float]:
             "mean_error": float(sweep["error"].mean())}
 
 
+def wrong_fraction(sweep: dict[str, torch.Tensor], threshold: float) -> float:
+    """The fraction of the sweep's angles where the Chamfer error exceeds ``threshold``: how wide the failure is."""
+    if not isinstance(threshold, (int, float)) or threshold < 0:
+        raise ValueError(f"threshold must be a number >= 0, got {threshold!r}")
+    return float((sweep["error"] > threshold).float().mean())
+
+
 def spike_rate(model: nn.Module, pairs: int, angles: int = 91, seed: int = 12345, threshold: float = 0.1) -> float:
     """Fraction of held-out rotating pairs on which the model's Chamfer error exceeds ``threshold`` at some angle.
 

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 
 import srnlib
@@ -46,3 +47,12 @@ def test_smoke_training_runs_caches_and_writes_results(isolated_home):
     payload = json.loads(path.read_text())
     assert {"profile", "seeds", "wall_seconds", "torch_version", "device", "max_error"} <= set(payload)
 
+
+
+def test_wrong_fraction_counts_the_angles_above_the_threshold():
+    sweep = {"error": torch.tensor([0.0, 0.2, 0.05, 1.0])}
+    assert lesson.wrong_fraction(sweep, 0.1) == 0.5
+    assert lesson.wrong_fraction(sweep, 1.0) == 0.0  # strictly above
+    assert lesson.wrong_fraction(sweep, 0.0) == 0.75
+    with pytest.raises(ValueError, match="threshold"):
+        lesson.wrong_fraction(sweep, -1.0)

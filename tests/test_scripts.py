@@ -153,3 +153,26 @@ def test_sortofclevr_long_trains_its_share_ships_it_with_test_accuracy_and_repor
     assert list(shipped.verify().values()) == [None]  # sha256 and settings of the one shipped file check out
     with pytest.raises(SystemExit):
         long_run.main(["--worker", "2", "--workers", "2"])
+
+
+def test_responsibility_sweep_writes_one_row_per_run_and_seed_with_the_notebooks_claims(isolated_home, capsys):
+    sweep = load("responsibility_sweep")
+    out = isolated_home / "sweeps"
+    argv = ["--base", "smoke", "--runs", "quick,steps20", "--seeds", "0", "--out", str(out)]
+    assert sweep.main(argv) == 0
+    rows = json.loads((out / "responsibility_sweep.json").read_text())
+    assert [(r["name"], r["seed"]) for r in rows] == [("quick", 0), ("steps20", 0)]
+    assert rows[1]["settings"]["refiner"]["steps"] == 20 and rows[0]["settings"]["refiner"]["steps"] == 4
+    for row in rows:
+        assert set(row["claims"]) == {"the continuous model spikes above half the midpoint cost on the probe",
+                                      "the iterative model stays under a tenth of it",
+                                      "the iterative model spikes on at most half as many held-out pairs"}
+        for kind in ("continuous", "iterative"):
+            assert 0 <= row[kind]["wrong_fraction"] <= 1 and row[kind]["max_error"] >= 0
+    table = (out / "responsibility_sweep.md").read_text()
+    assert "| steps20 | refiner.steps=20 | 0 |" in table
+    capsys.readouterr()
+    assert sweep.main(argv) == 0  # both rows already there
+    assert capsys.readouterr().out.count("already in the table") == 2
+    with pytest.raises(SystemExit):
+        sweep.main(["--runs", "nonsense"])
