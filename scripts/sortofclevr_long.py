@@ -11,7 +11,9 @@ job is exactly what notebook 03 does, ``experiment.load_or_train(kind, cfg, seed
 notebook loads, saved after every epoch (an epoch of ``long`` is 3,334 updates, ~5 CPU-minutes for the RN), and a
 killed job resumes from its last finished epoch. A finished job is shipped to ``shipped/sortofclevr/`` with a
 manifest (command, commit, settings hash, steps, CPU-seconds, sha256, and the best epoch's validation accuracies
-and the test accuracies of the weights shipped); a job already shipped is skipped. ``--no-ship`` only trains.
+and the test accuracies of the weights shipped); a job already shipped is skipped. For seed 0 the job then trains
+and ships Figure 4's image decoder on the model's sets too (``reconstruction.train_decoder``, as the notebook does).
+``--no-ship`` only trains.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import argparse
 import time
 
 from srnlib import profiles, shipped
-from srnlib.sortofclevr import experiment
+from srnlib.sortofclevr import experiment, reconstruction
 from srnlib.train import checkpoint_path, load_checkpoint
 
 COMMAND = "OMP_NUM_THREADS=1 TQDM_DISABLE=1 .venv/bin/python scripts/sortofclevr_long.py"
@@ -49,17 +51,31 @@ def shipped_metrics(model, history: list[dict], test_set) -> dict:
 
 def run_job(kind: str, seed: int, cfg, ship: bool, workers: str) -> None:
     path = checkpoint_of(kind, seed, cfg)
-    if shipped.find_shipped(path) is not None:
+    decoder_path = checkpoint_path(experiment.EXPERIMENT, cfg["profile"], 0, cfg, f"decoder_{kind}")
+    model_done = shipped.find_shipped(path) is not None
+    if model_done and (seed != 0 or shipped.find_shipped(decoder_path) is not None):
         print(f"skip {path.name}: already shipped", flush=True)
         return
     started = time.process_time()
-    model, history = experiment.load_or_train(kind, cfg, seed)
+    model, history = experiment.load_or_train(kind, cfg, seed)  # the shipped model when there is one
     print(f"{path.name}: trained ({time.process_time() - started:.0f} CPU-s in this call)", flush=True)
     if not ship:
         return
-    metrics = shipped_metrics(model, history, experiment.datasets(cfg)[2])
     command = f"{COMMAND} --profile {cfg['profile']} {workers}"
-    print(f"shipped {shipped.ship(path, command=command, metrics=metrics)}: {metrics}", flush=True)
+    if not model_done:
+        metrics = shipped_metrics(model, history, experiment.datasets(cfg)[2])
+        print(f"shipped {shipped.ship(path, command=command, metrics=metrics)}: {metrics}", flush=True)
+    if seed == 0:  # Figure 4: notebook 03 decodes the first seed's models
+        ship_decoder(model, kind, cfg, decoder_path, command)
+
+
+def ship_decoder(model, kind: str, cfg, decoder_path, command: str) -> None:
+    """Train (or resume) Figure 4's image decoder on the shipped model's sets, as notebook 03 does, and ship it with
+    its squared error per image on the reconstruction images."""
+    images = reconstruction.reconstruction_images(cfg)
+    decoder, _ = reconstruction.train_decoder(model, kind, cfg, 0, images=images)
+    metrics = {"squared_error_per_image": round(reconstruction.reconstruction_error(model, decoder, images), 2)}
+    print(f"shipped {shipped.ship(decoder_path, command=command, metrics=metrics)}: {metrics}", flush=True)
 
 
 def progress(cfg) -> list[str]:

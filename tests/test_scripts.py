@@ -129,7 +129,11 @@ def test_sortofclevr_long_trains_its_share_ships_it_with_test_accuracy_and_repor
     assert capsys.readouterr().out.splitlines() == ["rn seed 0: not started", "rn_srn seed 0: not started"]
     assert long_run.main(["--profile", "smoke", "--worker", "1", "--workers", "2"]) == 0
     manifests = list((isolated_home / "shipped" / "sortofclevr").glob("*.json"))
-    assert [m.name.split(".")[0] for m in manifests] == ["rn_srn"]  # worker 1 of 2: the second job only
+    # worker 1 of 2: the second job only, and Figure 4's decoder of its model (seed 0)
+    assert sorted(m.name.split(".")[0] for m in manifests) == ["decoder_rn_srn", "rn_srn"]
+    decoder_manifest = json.loads(next(m for m in manifests if m.name.startswith("decoder")).read_text())
+    assert decoder_manifest["metrics"]["squared_error_per_image"] > 0
+    manifests = [m for m in manifests if m.name.startswith("rn_srn")]
     manifest = json.loads(manifests[0].read_text())
     assert manifest["command"].endswith("sortofclevr_long.py --profile smoke --worker 1 --workers 2")
     metrics = manifest["metrics"]
@@ -143,6 +147,13 @@ def test_sortofclevr_long_trains_its_share_ships_it_with_test_accuracy_and_repor
     capsys.readouterr()
     assert long_run.main(["--profile", "smoke", "--worker", "1", "--workers", "2"]) == 0
     assert "already shipped" in capsys.readouterr().out
+    # a model shipped without its decoder (by an older script) gets the decoder on the next run, not a retraining
+    for path in (isolated_home / "shipped" / "sortofclevr").glob("decoder_*"):
+        path.unlink()
+    assert long_run.main(["--profile", "smoke", "--worker", "1", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "shipped" in out and "decoder_rn_srn" in out and len(list(shipped.shipped_checkpoints())) == 2
+    assert json.loads(manifests[0].read_text()) == manifest  # the model's manifest is untouched
     assert long_run.main(["--profile", "smoke", "--progress"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "rn seed 0: not started" and "epoch 1 of 1" in lines[1] and "8 updates" in lines[2]
@@ -150,7 +161,7 @@ def test_sortofclevr_long_trains_its_share_ships_it_with_test_accuracy_and_repor
     table = capsys.readouterr().out
     assert f"| rn_srn | 0 | 1 | {metrics['val_non_relational']:.1f} / " in table
     assert "1 of 2 models not shipped yet" in table
-    assert list(shipped.verify().values()) == [None]  # sha256 and settings of the one shipped file check out
+    assert list(shipped.verify().values()) == [None, None]  # sha256 and settings of both shipped files check out
     with pytest.raises(SystemExit):
         long_run.main(["--worker", "2", "--workers", "2"])
 
