@@ -27,9 +27,11 @@ def test_the_sweep_appends_one_row_per_run_with_its_curve_and_skips_a_repeat(iso
     assert rows[0]["overrides"] == {"rn_hidden": 8, "init": "he"} and rows[1]["images_per_batch"] == 8  # 32 / 4
     assert [point["steps"] for point in rows[1]["curve"]] == [8, 16]
     assert {"non_relational", "relational", "furthest", "cpu_seconds"} <= set(rows[1]["final"])
+    assert 0 <= rows[1]["final"]["stem_colour"] <= 100 and "stem_colour" not in rows[0]["final"]  # pixels only
     assert rows[1]["cpu_seconds"] >= rows[1]["train_cpu_seconds"] > 0
     table = (out / "sortofclevr_sweep.md").read_text()
     assert "| state | state | smoke | 0 | 8 |" in table and "| pixels | rn | smoke | 0 |" in table
+    assert f"| {rows[1]['final']['stem_colour']:.0f} | - | - |" in table  # the colour probe's column
     sweep.main(["--name", "state", "--kind", "state", "--set", "rn_hidden=8", "--set", "init='he'"] + args)
     assert "already in" in capsys.readouterr().out
     assert len(json.loads((out / "sortofclevr_sweep.json").read_text())) == 2
