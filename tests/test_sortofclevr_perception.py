@@ -64,5 +64,6 @@ def test_stem_colour_accuracy_runs_on_a_model(isolated_home):
     dataset = SortOfClevrDataset(40, seed=5, questions_per_image=2)
     accuracy = perception.stem_colour_accuracy(model, dataset)
     assert 0.0 <= accuracy <= 1.0
+    assert 0.0 <= perception.stem_colour_accuracy(model, dataset, images=30) <= 1.0  # the first 30 of 40 only
     with pytest.raises(TypeError):
         perception.stem_colour_accuracy(model, labels_to_images(dataset.labels[:2]))

@@ -92,6 +92,6 @@ def stem_colour_accuracy(model: nn.Module, dataset: SortOfClevrDataset, images: 
     count = min(images, dataset.labels.shape[0])
     model.eval()
     device = next(model.parameters()).device
-    cells = torch.cat([model.objects(labels_to_images(dataset.labels[start:start + 250]).to(device))[0].cpu()
-                       for start in range(0, count, 250)])
+    cells = torch.cat([model.objects(labels_to_images(dataset.labels[start:min(start + 250, count)]).to(device))[0]
+                       .cpu() for start in range(0, count, 250)])
     return cell_colour_probe(cells[..., :CHANNELS], dataset.objects[:count])
