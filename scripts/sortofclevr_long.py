@@ -125,19 +125,20 @@ def shipped_table(cfg) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="long", choices=profiles.PROFILES)
-    parser.add_argument("--worker", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=1)
+    shipped.add_worker_arguments(parser)
     parser.add_argument("--no-ship", action="store_true", help="train only")
     parser.add_argument("--progress", action="store_true", help="only print every job's learning curve so far")
     parser.add_argument("--table", action="store_true", help="only print the shipped models' numbers (markdown)")
     args = parser.parse_args(argv)
-    if not 0 <= args.worker < args.workers:
-        parser.error("--worker must be in 0 .. --workers - 1")
     cfg = profiles.get("sortofclevr", args.profile)
     if args.progress or args.table:
         print("\n".join(progress(cfg) if args.progress else shipped_table(cfg)))
         return 0
-    for kind, seed in jobs(cfg)[args.worker::args.workers]:
+    try:
+        share = shipped.worker_share(jobs(cfg), args.worker, args.workers)
+    except ValueError as error:
+        parser.error(str(error))
+    for kind, seed in share:
         run_job(kind, seed, cfg, ship=not args.no_ship, workers=f"--worker {args.worker} --workers {args.workers}")
     return 0
 

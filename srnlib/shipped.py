@@ -163,6 +163,20 @@ def ship(checkpoint: str | os.PathLike, *, command: str, metrics: dict, settings
     return target
 
 
+def add_worker_arguments(parser) -> None:
+    """``--worker`` and ``--workers`` for a script whose training jobs several processes share round-robin."""
+    parser.add_argument("--worker", type=int, default=0, help="this process's index, 0 .. --workers - 1")
+    parser.add_argument("--workers", type=int, default=1, help="how many processes share the jobs")
+
+
+def worker_share(jobs: list, worker: int, workers: int) -> list:
+    """The jobs of process ``worker`` of ``workers``: every ``workers``-th job from the ``worker``-th on."""
+    if not isinstance(workers, int) or workers < 1 or not isinstance(worker, int) or not 0 <= worker < workers:
+        raise ValueError(f"--worker must be in 0 .. --workers - 1 and --workers >= 1, got --worker {worker!r} "
+                         f"--workers {workers!r}")
+    return list(jobs)[worker::workers]
+
+
 def read_manifest(path: str | os.PathLike) -> dict:
     """The manifest of a shipped checkpoint; ValueError naming the file when it is missing or malformed."""
     manifest = manifest_path(path)

@@ -164,3 +164,13 @@ def test_the_shipped_folder_is_not_git_ignored():
                             "shipped/circles/srn.quick.seed0.0123456789.json"], cwd=root,
                            capture_output=True, text=True)
     assert probe.returncode == 1, f"shipped/ must be tracked by git, but .gitignore ignores: {probe.stdout}"
+
+
+def test_worker_share_splits_jobs_round_robin_and_rejects_bad_indices():
+    from srnlib.shipped import worker_share
+    jobs = list("abcde")
+    assert worker_share(jobs, 0, 2) == ["a", "c", "e"] and worker_share(jobs, 1, 2) == ["b", "d"]
+    assert sorted(worker_share(jobs, 0, 3) + worker_share(jobs, 1, 3) + worker_share(jobs, 2, 3)) == jobs
+    for worker, workers in [(2, 2), (-1, 2), (0, 0)]:
+        with pytest.raises(ValueError, match="--worker"):
+            worker_share(jobs, worker, workers)
