@@ -58,6 +58,9 @@ RUNS: dict[str, tuple[str, dict]] = {
     # the conv stem at a fraction of the learning rate (run with --epochs 10): 0.1 became the long profile's
     "stem0.1-10k": ("rn", {"stem_lr": 0.1}),
     "stem0.3-10k": ("rn", {"stem_lr": 0.3}),
+    # the peers' learning rate and one between (run with --epochs 8), watching the stem's colour probe
+    "lr1e-4-8k": ("rn", {"lr": 1e-4}),
+    "lr1e-3-8k": ("rn", {"lr": 1e-3}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 
