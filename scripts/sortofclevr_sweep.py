@@ -61,6 +61,8 @@ RUNS: dict[str, tuple[str, dict]] = {
     # the peers' learning rate and one between (run with --epochs 8), watching the stem's colour probe
     "lr1e-4-8k": ("rn", {"lr": 1e-4}),
     "lr1e-3-8k": ("rn", {"lr": 1e-3}),
+    # a curriculum: non-relational questions only for the first 3,000 updates (run with --epochs 8)
+    "nonrel-first-3k": ("rn", {"non_relational_steps": 3000}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 
@@ -91,11 +93,12 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     cfg = profiles.get("sortofclevr", BASE["profile"])
-    unknown = set(overrides) - set(profiles.setting_names(cfg)) - {"stem_lr"}
+    extra = {"stem_lr", "non_relational_steps"}  # settings train_model reads when present, not a profile's
+    unknown = set(overrides) - set(profiles.setting_names(cfg)) - extra
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}")
-    cfg = profiles.override(cfg, {key: value for key, value in overrides.items() if key != "stem_lr"})
-    cfg.update({key: value for key, value in overrides.items() if key == "stem_lr"})  # not a profile setting
+    cfg = profiles.override(cfg, {key: value for key, value in overrides.items() if key not in extra})
+    cfg.update({key: value for key, value in overrides.items() if key in extra})
     epochs = cfg["epochs"] if epochs is None else epochs
     train_set, val_set, _ = experiment.datasets(cfg)
     images_per_batch = max(1, cfg["batch_size"] // cfg["questions_per_image"])

@@ -150,3 +150,50 @@ def test_the_conv_stem_can_learn_slower_than_the_head():
     assert [g["lr"] for g in groups] == pytest.approx([1e-4, 1e-3])
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
     assert {id(p) for p in groups[0]["params"]} == {id(p) for p in model.objects.parameters()}
+
+
+class FixedLogits(nn.Module):
+    """A stand-in model: the same learnable logits (B, q, 10) whatever the image."""
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.logits = nn.Parameter(logits.clone())
+
+    def forward(self, images, questions):
+        return self.logits
+
+
+def test_the_curriculum_counts_only_non_relational_questions_until_its_step():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 2, 10, generator=generator)
+    answers = torch.randint(0, 10, (4, 2), generator=generator)
+    categories = torch.tensor([[0, 3], [1, 4], [5, 2], [3, 4]])  # 0-2 non-relational, 3-5 relational
+    batch = (torch.zeros(4, 3, 75, 75), torch.zeros(4, 2, 11), answers, categories)
+    model = FixedLogits(logits)
+    every = nn.functional.cross_entropy(logits.reshape(-1, 10), answers.reshape(-1), reduction="none")
+    asked = categories.reshape(-1) < 3
+    full = experiment.classification_step(model, batch)["loss"]
+    first = experiment.classification_step(model, batch, non_relational_only=True)["loss"]
+    torch.testing.assert_close(full, every.mean())
+    torch.testing.assert_close(first, every[asked].mean())
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    step = experiment.curriculum(experiment.classification_step, optimizer, non_relational_steps=2)
+    for _ in range(3):
+        loss = step(model, batch)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    # updates 0 and 1 see the non-relational questions only: the relational logits get no gradient until update 2
+    relational_rows = (~asked).nonzero().flatten()
+    moved = (model.logits.detach().reshape(-1, 10) - logits.reshape(-1, 10)).abs().sum(dim=1)
+    assert (moved[relational_rows] > 0).all()  # update 2 trained them
+    model2 = FixedLogits(logits)
+    optimizer2 = torch.optim.Adam(model2.parameters(), lr=0.1)
+    step2 = experiment.curriculum(experiment.classification_step, optimizer2, non_relational_steps=2)
+    for _ in range(2):
+        loss = step2(model2, batch)["loss"]
+        optimizer2.zero_grad()
+        loss.backward()
+        optimizer2.step()
+    moved2 = (model2.logits.detach().reshape(-1, 10) - logits.reshape(-1, 10)).abs().sum(dim=1)
+    assert (moved2[relational_rows] == 0).all() and (moved2[asked.nonzero().flatten()] > 0).all()

@@ -29,7 +29,7 @@ from ..paper import sortofclevr_claims as claims  # noqa: F401 (Table 2's claims
 from ..results import mean_and_std  # noqa: F401 (re-exported for notebook 03)
 from ..config import SortOfClevrConfig
 from ..train import checkpoint_path, default_device, fit, seed_everything
-from .data import (CATEGORY_NAMES, FURTHEST_Q, SortOfClevrDataset, encode_questions, labels_to_images, render,
+from .data import (CATEGORY_NAMES, FURTHEST_Q, NON_RELATIONAL_SUBTYPES, SortOfClevrDataset, encode_questions, labels_to_images, render,
                    rotate, sample_easy, shift_inside, translate)
 from .models import N_ANSWERS, StateRelationNetwork, build_model, state_vectors
 
@@ -83,14 +83,29 @@ class StateQuestions(Dataset):
         return self.states[index], data.questions[index], data.answers[index], data.categories[index]
 
 
-def classification_step(model: nn.Module, batch) -> dict:
+def classification_step(model: nn.Module, batch, non_relational_only: bool = False) -> dict:
     """Cross-entropy on a batch of (images, questions, answers, categories): questions (B, 11) with answers (B,),
-    or (B, q, 11) with answers (B, q) from ``ImageQuestions``."""
-    images, questions, answers, _ = batch
+    or (B, q, 11) with answers (B, q) from ``ImageQuestions``. ``non_relational_only``: the loss counts only the
+    non-relational questions (the curriculum's first phase; see ``curriculum``)."""
+    images, questions, answers, categories = batch
     logits = model(images, questions).reshape(-1, N_ANSWERS)
     answers = answers.reshape(-1)
-    return {"loss": nn.functional.cross_entropy(logits, answers),
-            "accuracy": (logits.argmax(dim=1) == answers).float().mean()}
+    losses = nn.functional.cross_entropy(logits, answers, reduction="none")
+    if non_relational_only:
+        asked = (categories.reshape(-1) < len(NON_RELATIONAL_SUBTYPES)).float()
+        loss = (losses * asked).sum() / asked.sum().clamp(min=1.0)
+    else:
+        loss = losses.mean()
+    return {"loss": loss, "accuracy": (logits.argmax(dim=1) == answers).float().mean()}
+
+
+def curriculum(step_fn, optimizer: torch.optim.Optimizer, non_relational_steps: int):
+    """``step_fn`` that trains on the non-relational questions only for the first ``non_relational_steps`` updates
+    (they name an object by colour and ask about it alone, so they cannot be answered without the colours the
+    relational questions also need), then on every question."""
+    def step(model, batch):
+        return step_fn(model, batch, non_relational_only=optimizer_steps(optimizer) < non_relational_steps)
+    return step
 
 
 @torch.no_grad()
@@ -194,7 +209,10 @@ def train_model(model: nn.Module, cfg, train_set, evaluate, seed: int = 0, epoch
         checkpoint = checkpoint_path(EXPERIMENT, cfg["profile"], seed, cfg, name)
     optimizer = torch.optim.Adam(parameter_groups(model, cfg), lr=cfg["lr"])
     total_steps = epochs * math.ceil(len(train_set) / batch_size)
-    step = scheduled(classification_step, optimizer, cfg.get("warmup_steps", 0), total_steps)
+    step = classification_step
+    if cfg.get("non_relational_steps", 0) > 0:  # optional: a sweep setting, not a profile's
+        step = curriculum(step, optimizer, cfg["non_relational_steps"])
+    step = scheduled(step, optimizer, cfg.get("warmup_steps", 0), total_steps)
     return fit(model, optimizer, train_set, step, epochs=epochs, batch_size=batch_size, seed=seed, device=device,
                checkpoint=checkpoint, evaluate=evaluate, retrain=retrain, desc=name, select_best=select_best,
                settings=cfg)
