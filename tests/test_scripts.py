@@ -187,3 +187,16 @@ def test_responsibility_sweep_writes_one_row_per_run_and_seed_with_the_notebooks
     assert capsys.readouterr().out.count("already in the table") == 2
     with pytest.raises(SystemExit):
         sweep.main(["--runs", "nonsense"])
+
+
+def test_sortofclevr_colour_probe_prints_trained_untrained_and_rgb_rows(isolated_home, capsys):
+    from srnlib import profiles
+    from srnlib.sortofclevr import experiment
+    from srnlib.train import checkpoint_path
+    cfg = profiles.get("sortofclevr", "smoke")
+    experiment.load_or_train("rn", cfg, 0)
+    probe = load("sortofclevr_colour_probe")
+    assert probe.main([str(checkpoint_path("sortofclevr", "smoke", 0, cfg, "rn")), "--profile", "smoke"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| trained", "| untrained", "| mean RGB"]
+    assert all(line.endswith("% |") for line in lines[2:])

@@ -67,3 +67,13 @@ def test_stem_colour_accuracy_runs_on_a_model(isolated_home):
     assert 0.0 <= perception.stem_colour_accuracy(model, dataset, images=30) <= 1.0  # the first 30 of 40 only
     with pytest.raises(TypeError):
         perception.stem_colour_accuracy(model, labels_to_images(dataset.labels[:2]))
+
+
+def test_neighbourhood_features_gather_the_three_by_three_cells_around_each_cell():
+    features = torch.arange(25.0).reshape(1, 25, 1)  # cell k holds the number k
+    around = perception.neighbourhood_features(features)
+    assert around.shape == (1, 25, 9)
+    assert around[0, 12].tolist() == [6, 7, 8, 11, 12, 13, 16, 17, 18]  # the centre cell's 3x3 block, row-major
+    assert around[0, 0].tolist() == [0, 0, 0, 0, 0, 1, 0, 5, 6]  # the corner: zeros beyond the grid
+    with pytest.raises(ValueError, match="features must have shape"):
+        perception.neighbourhood_features(torch.zeros(1, 24, 3))

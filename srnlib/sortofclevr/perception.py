@@ -95,3 +95,12 @@ def stem_colour_accuracy(model: nn.Module, dataset: SortOfClevrDataset, images: 
     cells = torch.cat([model.objects(labels_to_images(dataset.labels[start:min(start + 250, count)]).to(device))[0]
                        .cpu() for start in range(0, count, 250)])
     return cell_colour_probe(cells[..., :CHANNELS], dataset.objects[:count])
+
+
+def neighbourhood_features(features: torch.Tensor) -> torch.Tensor:
+    """Each cell's features with its 8 neighbours' (zeros beyond the grid): (N, 25, F) -> (N, 25, 9F). Probing
+    these asks whether a cell's colour is still in the stem's output but spread over the cells around it."""
+    if features.dim() != 3 or features.shape[1] != GRID * GRID:
+        raise ValueError(f"features must have shape (n, {GRID * GRID}, F), got {tuple(features.shape)}")
+    grid = features.reshape(features.shape[0], GRID, GRID, -1).permute(0, 3, 1, 2)
+    return nn.functional.unfold(grid, 3, padding=1).transpose(1, 2)
