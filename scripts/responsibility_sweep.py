@@ -47,9 +47,14 @@ def load_rows() -> list[dict]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
+def settings_of(overrides: dict, base: str = BASE):
+    """The ``base`` profile's notebook-00 settings with ``overrides`` made."""
+    return profiles.override(profiles.get("responsibility", base), overrides)
+
+
 def run(name: str, overrides: dict, seed: int, base: str = BASE) -> dict:
     """Train (or load) both models of one setting and seed and measure the probe -> one row."""
-    cfg = profiles.override(profiles.get("responsibility", base), overrides)
+    cfg = settings_of(overrides, base)
     started = time.process_time()
     models, histories = lesson.train_models(cfg, seed)
     midpoint = lesson.midpoint_error()
@@ -120,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--runs takes names from {', '.join(RUNS)}; got {args.runs!r}")
     for name in names:
         for seed in (int(s) for s in args.seeds.split(",")):
-            cfg = profiles.override(profiles.get("responsibility", args.base), RUNS[name])
-            key = (name, seed, profiles.settings_hash(dict(cfg)))
+            key = (name, seed, profiles.settings_hash(dict(settings_of(RUNS[name], args.base))))
             if any((r["name"], r["seed"], r["settings_hash"]) == key for r in rows):
                 print(f"skip {name} seed {seed}: already in the table", flush=True)
                 continue

@@ -20,16 +20,13 @@ from srnlib import profiles
 from srnlib.config import SortOfClevrConfig
 from srnlib.sortofclevr import experiment, perception
 from srnlib.sortofclevr.data import labels_to_images
-from srnlib.sortofclevr.models import CHANNELS, build_model
+from srnlib.sortofclevr.models import build_model
 
 
 def probes(model, dataset, images: int) -> dict[str, float]:
     """{"cell": accuracy, "3x3": accuracy} of the model's stem on the first ``images`` images of ``dataset``."""
-    model.eval()
-    with torch.no_grad():
-        cells = torch.cat([model.objects(labels_to_images(dataset.labels[start:min(start + 250, images)]))[0]
-                           for start in range(0, images, 250)])[..., :CHANNELS]
-    tables = dataset.objects[:images]
+    cells = perception.stem_cells(model, dataset, images)
+    tables = dataset.objects[:len(cells)]
     return {"cell": perception.cell_colour_probe(cells, tables),
             "3x3": perception.cell_colour_probe(perception.neighbourhood_features(cells), tables)}
 

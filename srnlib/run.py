@@ -79,8 +79,6 @@ def share_cores(jobs: int, environ=os.environ) -> int:
     return threads
 
 
-
-
 def execute(notebook: Path, profile: str, seed: int, output_dir: Path,
             cell_timeout: float | None = None) -> NotebookRun:
     """Run one notebook with papermill, injecting ``profile`` and ``seed``; never raises for a notebook's error.

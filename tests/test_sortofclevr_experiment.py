@@ -176,24 +176,22 @@ def test_the_curriculum_counts_only_non_relational_questions_until_its_step():
     first = experiment.classification_step(model, batch, non_relational_only=True)["loss"]
     torch.testing.assert_close(full, every.mean())
     torch.testing.assert_close(first, every[asked].mean())
+    relational_rows, non_relational_rows = (~asked).nonzero().flatten(), asked.nonzero().flatten()
+    # updates 0 and 1 see the non-relational questions only: the relational logits get no gradient until update 2
+    moved = logits_moved_by_curriculum(logits, batch, updates=2, non_relational_steps=2)
+    assert (moved[relational_rows] == 0).all() and (moved[non_relational_rows] > 0).all()
+    moved = logits_moved_by_curriculum(logits, batch, updates=3, non_relational_steps=2)
+    assert (moved[relational_rows] > 0).all()  # update 2 trained them
+
+
+def logits_moved_by_curriculum(logits: torch.Tensor, batch, updates: int, non_relational_steps: int) -> torch.Tensor:
+    """How far each question's logits move in ``updates`` Adam updates of the curriculum: (B * q,)."""
+    model = FixedLogits(logits)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
-    step = experiment.curriculum(experiment.classification_step, optimizer, non_relational_steps=2)
-    for _ in range(3):
+    step = experiment.curriculum(experiment.classification_step, optimizer, non_relational_steps)
+    for _ in range(updates):
         loss = step(model, batch)["loss"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    # updates 0 and 1 see the non-relational questions only: the relational logits get no gradient until update 2
-    relational_rows = (~asked).nonzero().flatten()
-    moved = (model.logits.detach().reshape(-1, 10) - logits.reshape(-1, 10)).abs().sum(dim=1)
-    assert (moved[relational_rows] > 0).all()  # update 2 trained them
-    model2 = FixedLogits(logits)
-    optimizer2 = torch.optim.Adam(model2.parameters(), lr=0.1)
-    step2 = experiment.curriculum(experiment.classification_step, optimizer2, non_relational_steps=2)
-    for _ in range(2):
-        loss = step2(model2, batch)["loss"]
-        optimizer2.zero_grad()
-        loss.backward()
-        optimizer2.step()
-    moved2 = (model2.logits.detach().reshape(-1, 10) - logits.reshape(-1, 10)).abs().sum(dim=1)
-    assert (moved2[relational_rows] == 0).all() and (moved2[asked.nonzero().flatten()] > 0).all()
+    return (model.logits.detach().reshape(-1, 10) - logits.reshape(-1, 10)).abs().sum(dim=1)

@@ -29,8 +29,8 @@ from ..paper import sortofclevr_claims as claims  # noqa: F401 (Table 2's claims
 from ..results import mean_and_std  # noqa: F401 (re-exported for notebook 03)
 from ..config import SortOfClevrConfig
 from ..train import checkpoint_path, default_device, fit, seed_everything
-from .data import (CATEGORY_NAMES, FURTHEST_Q, NON_RELATIONAL_SUBTYPES, SortOfClevrDataset, encode_questions, labels_to_images, render,
-                   rotate, sample_easy, shift_inside, translate)
+from .data import (CATEGORY_NAMES, FURTHEST_Q, NON_RELATIONAL_SUBTYPES, SortOfClevrDataset, encode_questions,
+                   labels_to_images, render, rotate, sample_easy, shift_inside, translate)
 from .models import N_ANSWERS, StateRelationNetwork, build_model, state_vectors
 
 EXPERIMENT = "sortofclevr"

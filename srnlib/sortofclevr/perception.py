@@ -84,9 +84,10 @@ def cell_colour_probe(features: torch.Tensor, objects, steps: int = 500, seed: i
 
 
 @torch.no_grad()
-def stem_colour_accuracy(model: nn.Module, dataset: SortOfClevrDataset, images: int = 1500) -> float:
-    """``cell_colour_probe`` of a trained RN's conv stem (``model.objects``, in eval mode: recompute its batch-norm
-    statistics first, as evaluation does) on the first ``images`` images of ``dataset``."""
+def stem_cells(model: nn.Module, dataset: SortOfClevrDataset, images: int = 1500) -> torch.Tensor:
+    """The conv stem's features of the 25 cells (``model.objects``, in eval mode, without the coordinate columns)
+    for the first ``images`` images of ``dataset``: (min(images, len), 25, 24). Recompute the model's batch-norm
+    statistics first, as evaluation does."""
     if not isinstance(dataset, SortOfClevrDataset):
         raise TypeError(f"dataset must be a SortOfClevrDataset, got {type(dataset).__name__}")
     count = min(images, dataset.labels.shape[0])
@@ -94,7 +95,14 @@ def stem_colour_accuracy(model: nn.Module, dataset: SortOfClevrDataset, images: 
     device = next(model.parameters()).device
     cells = torch.cat([model.objects(labels_to_images(dataset.labels[start:min(start + 250, count)]).to(device))[0]
                        .cpu() for start in range(0, count, 250)])
-    return cell_colour_probe(cells[..., :CHANNELS], dataset.objects[:count])
+    return cells[..., :CHANNELS]
+
+
+def stem_colour_accuracy(model: nn.Module, dataset: SortOfClevrDataset, images: int = 1500) -> float:
+    """``cell_colour_probe`` of a trained RN's conv stem (``stem_cells``) on the first ``images`` images of
+    ``dataset``."""
+    cells = stem_cells(model, dataset, images)
+    return cell_colour_probe(cells, dataset.objects[:len(cells)])
 
 
 def neighbourhood_features(features: torch.Tensor) -> torch.Tensor:
