@@ -63,6 +63,9 @@ RUNS: dict[str, tuple[str, dict]] = {
     "lr1e-3-8k": ("rn", {"lr": 1e-3}),
     # a curriculum: non-relational questions only for the first 3,000 updates (run with --epochs 8)
     "nonrel-first-3k": ("rn", {"non_relational_steps": 3000}),
+    # the conv layers' order: Santoro et al.'s ReLU-then-batch-norm, and no normalisation (run with --epochs 4)
+    "stem-relu-bn": ("rn", {"stem": "conv-relu-bn"}),
+    "stem-no-bn": ("rn", {"stem": "conv-relu"}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 
@@ -93,7 +96,7 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     cfg = profiles.get("sortofclevr", BASE["profile"])
-    extra = {"stem_lr", "non_relational_steps"}  # settings train_model reads when present, not a profile's
+    extra = {"stem_lr", "non_relational_steps", "stem"}  # settings train_model reads when present, not a profile's
     unknown = set(overrides) - set(profiles.setting_names(cfg)) - extra
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}")

@@ -30,14 +30,25 @@ CHANNELS = 24
 ELEMENT_DIM = CHANNELS + 2
 
 
-class ConvObjects(nn.Module):
-    """The RN's perceptual stage: image (B, 3, 75, 75) -> (objects (B, 25, 26), feature map (B, 24, 5, 5))."""
+STEMS = ("conv-bn-relu", "conv-relu-bn", "conv-relu")
 
-    def __init__(self, channels: int = CHANNELS):
+
+class ConvObjects(nn.Module):
+    """The RN's perceptual stage: image (B, 3, 75, 75) -> (objects (B, 25, 26), feature map (B, 24, 5, 5)).
+
+    ``stem`` orders each of the four layers: "conv-bn-relu" (batch norm before the ReLU, the default),
+    "conv-relu-bn" (Santoro et al.'s and the peers' order: ReLU, then batch norm) or "conv-relu" (no normalisation).
+    """
+
+    def __init__(self, channels: int = CHANNELS, stem: str = "conv-bn-relu"):
         super().__init__()
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
         layers, width = [], 3
         for _ in range(4):
-            layers += [nn.Conv2d(width, channels, 3, stride=2, padding=1), nn.BatchNorm2d(channels), nn.ReLU()]
+            conv, norm = nn.Conv2d(width, channels, 3, stride=2, padding=1), nn.BatchNorm2d(channels)
+            layers += {"conv-bn-relu": [conv, norm, nn.ReLU()], "conv-relu-bn": [conv, nn.ReLU(), norm],
+                       "conv-relu": [conv, nn.ReLU()]}[stem]
             width = channels
         self.convs = nn.Sequential(*layers)
         axis = torch.linspace(-1, 1, GRID)
@@ -117,7 +128,7 @@ class RelationNetwork(nn.Module):
         _check_config(config)
         # H_agg is made first: a seed gives the same initial weights as before the SRN became one module
         agg = SetEncoder(ELEMENT_DIM, config.refiner.embed_dim, hidden=config.refiner.agg_hidden) if srn else None
-        self.objects = ConvObjects()
+        self.objects = ConvObjects(stem=config.stem)
         self.refiner = SRN(CHANNELS * GRID * GRID, ELEMENT_DIM, config.refiner, agg) if srn else None
         self.relations = _head(config, ELEMENT_DIM)
 
