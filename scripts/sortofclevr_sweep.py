@@ -66,6 +66,9 @@ RUNS: dict[str, tuple[str, dict]] = {
     # the conv layers' order: Santoro et al.'s ReLU-then-batch-norm, and no normalisation (run with --epochs 4)
     "stem-relu-bn": ("rn", {"stem": "conv-relu-bn"}),
     "stem-no-bn": ("rn", {"stem": "conv-relu"}),
+    # each cell's mean colour appended to its conv features (a deviation from the paper; run with --epochs 6)
+    "cell-rgb": ("rn", {"cell_rgb": True}),
+    "srn-cell-rgb": ("rn_srn", {"cell_rgb": True}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 
@@ -96,7 +99,7 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     cfg = profiles.get("sortofclevr", BASE["profile"])
-    extra = {"stem_lr", "non_relational_steps", "stem"}  # settings train_model reads when present, not a profile's
+    extra = {"stem_lr", "non_relational_steps", "stem", "cell_rgb"}  # settings train_model reads when present, not a profile's
     unknown = set(overrides) - set(profiles.setting_names(cfg)) - extra
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}")

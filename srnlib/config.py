@@ -143,6 +143,7 @@ class SortOfClevrConfig(ExperimentConfig):
     stem_lr: float = 1.0  # the conv stem's learning rate as a factor of lr (scripts/sortofclevr_sweep.py)
     non_relational_steps: int = 0  # a curriculum: non-relational questions only for this many updates (the sweep)
     stem: str = "conv-bn-relu"  # the order of each conv layer's parts (models.ConvObjects; the sweep)
+    cell_rgb: bool = False  # append each cell's mean colour to its conv features (a deviation; the sweep)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -38,9 +38,11 @@ class ConvObjects(nn.Module):
 
     ``stem`` orders each of the four layers: "conv-bn-relu" (batch norm before the ReLU, the default),
     "conv-relu-bn" (Santoro et al.'s and the peers' order: ReLU, then batch norm) or "conv-relu" (no normalisation).
+    ``cell_rgb=True`` appends each cell's mean colour (the image average-pooled to 5 x 5) to its features: objects
+    (B, 25, 29), a deviation from the paper (see ``SortOfClevrConfig.cell_rgb``).
     """
 
-    def __init__(self, channels: int = CHANNELS, stem: str = "conv-bn-relu"):
+    def __init__(self, channels: int = CHANNELS, stem: str = "conv-bn-relu", cell_rgb: bool = False):
         super().__init__()
         if stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
@@ -50,6 +52,8 @@ class ConvObjects(nn.Module):
             layers += {"conv-bn-relu": [conv, norm, nn.ReLU()], "conv-relu-bn": [conv, nn.ReLU(), norm],
                        "conv-relu": [conv, nn.ReLU()]}[stem]
             width = channels
+        self.cell_rgb = cell_rgb
+        self.element_dim = channels + (3 if cell_rgb else 0) + 2
         self.convs = nn.Sequential(*layers)
         axis = torch.linspace(-1, 1, GRID)
         ys, xs = torch.meshgrid(axis, axis, indexing="ij")
@@ -60,6 +64,9 @@ class ConvObjects(nn.Module):
             raise ValueError(f"images must have shape (batch, 3, {IMAGE_SIZE}, {IMAGE_SIZE}), got {tuple(images.shape)}")
         feature_map = self.convs(images)
         cells = feature_map.flatten(2).transpose(1, 2)  # (B, 25, 24), row-major cells
+        if self.cell_rgb:  # each 15 x 15 px cell's mean colour, (B, 25, 3)
+            mean_rgb = nn.functional.adaptive_avg_pool2d(images, GRID).flatten(2).transpose(1, 2)
+            cells = torch.cat([cells, mean_rgb], dim=2)
         tags = self.coordinates.expand(images.shape[0], -1, -1)
         return torch.cat([cells, tags], dim=2), feature_map
 
@@ -127,10 +134,11 @@ class RelationNetwork(nn.Module):
         super().__init__()
         _check_config(config)
         # H_agg is made first: a seed gives the same initial weights as before the SRN became one module
-        agg = SetEncoder(ELEMENT_DIM, config.refiner.embed_dim, hidden=config.refiner.agg_hidden) if srn else None
-        self.objects = ConvObjects(stem=config.stem)
-        self.refiner = SRN(CHANNELS * GRID * GRID, ELEMENT_DIM, config.refiner, agg) if srn else None
-        self.relations = _head(config, ELEMENT_DIM)
+        element_dim = ELEMENT_DIM + (3 if config.cell_rgb else 0)
+        agg = SetEncoder(element_dim, config.refiner.embed_dim, hidden=config.refiner.agg_hidden) if srn else None
+        self.objects = ConvObjects(stem=config.stem, cell_rgb=config.cell_rgb)
+        self.refiner = SRN(CHANNELS * GRID * GRID, element_dim, config.refiner, agg) if srn else None
+        self.relations = _head(config, element_dim)
 
     def object_set(self, images: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
         """The set the relational head sees: (B, 25, 26), refined when the model has a refiner (``inner_steps``:
