@@ -117,3 +117,33 @@ def test_build_model_passes_the_head_settings_and_the_state_network_reads_object
     assert head(states, torch.as_tensor(data.questions)).shape == (3, 4, 10)
     with pytest.raises(ValueError, match="states"):
         head(torch.zeros(3, 6, STATE_DIM + 1), torch.as_tensor(data.questions))
+
+
+@pytest.mark.parametrize("stem, norm_after_relu", [("conv-bn-relu", False), ("conv-relu-bn", True),
+                                                    ("conv-relu", None)])
+def test_the_stem_setting_orders_each_conv_layer(batch, stem, norm_after_relu):
+    images, questions, _ = batch
+    model = build_model("rn", CFG.replace(stem=stem))
+    layers = list(model.objects.convs)
+    assert [type(layer) for layer in layers].count(nn.Conv2d) == 4
+    norms = [i for i, layer in enumerate(layers) if isinstance(layer, nn.BatchNorm2d)]
+    if norm_after_relu is None:
+        assert norms == []
+    else:  # batch norm follows the ReLU, or the conv
+        assert len(norms) == 4 and all(isinstance(layers[i - 1], nn.ReLU) == norm_after_relu for i in norms)
+    assert model(images, questions).shape == (4, 10)
+    with pytest.raises(ValueError, match="stem must be one of"):
+        build_model("rn", CFG.replace(stem="conv-bn"))
+
+
+def test_cell_rgb_appends_each_cells_mean_colour(batch):
+    images, questions, _ = batch
+    for kind in ("rn", "rn_srn"):
+        model = build_model(kind, CFG.replace(cell_rgb=True)).eval()
+        objects = model.objects(images)[0]
+        assert objects.shape == (4, 25, ELEMENT_DIM + 3) and model(images, questions).shape == (4, 10)
+        assert model.object_set(images).shape == (4, 25, ELEMENT_DIM + 3)
+    # cell (row 1, column 2) of image 0 covers pixels 15-29 down and 30-44 across; row-major index 7
+    expected = images[0, :, 15:30, 30:45].mean(dim=(1, 2))
+    torch.testing.assert_close(objects[0, 7, -5:-2], expected)
+    torch.testing.assert_close(objects[0, 7, -2:], torch.tensor([0.0, -0.5]))
