@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime
+import functools
 import json
 import math
 import subprocess
@@ -34,7 +35,7 @@ from srnlib.config import SortOfClevrConfig
 from srnlib.sortofclevr.models import StateRelationNetwork, build_model
 
 BASE = {"profile": "quick"}  # main() sets it (--base; tests use smoke)
-KINDS = ("rn", "rn_srn", "state")
+KINDS = ("rn", "rn_srn", "state", "state_grid")
 # name -> (kind, overrides of the quick settings). OLD: the quick profile before this sweep (width 32, PyTorch's init,
 # the sum over pairs, dropout 0.5, Adam 1e-3 without warm-up, batches of 6 images x 10 questions). FIXED: He init,
 # the mean over pairs, no dropout, Adam 3e-3 with a 300-update warm-up. Batch-norm statistics are always
@@ -69,6 +70,8 @@ RUNS: dict[str, tuple[str, dict]] = {
     # each cell's mean colour appended to its conv features (a deviation from the paper; run with --epochs 6)
     "cell-rgb": ("rn", {"cell_rgb": True}),
     "srn-cell-rgb": ("rn_srn", {"cell_rgb": True}),
+    # the state-description RN on the 25 cells a perfect stem would give (grid_state_vectors; --epochs 4)
+    "state-grid": ("state_grid", {}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 
@@ -110,9 +113,11 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
     images_per_batch = max(1, cfg["batch_size"] // cfg["questions_per_image"])
     torch.manual_seed(seed)
     config = SortOfClevrConfig.from_settings(cfg)
-    if kind == "state":
+    if kind in ("state", "state_grid"):
+        grid = kind == "state_grid"
         model = StateRelationNetwork(config)
-        data, score = experiment.StateQuestions(train_set), experiment.state_accuracy_by_category
+        data = experiment.StateQuestions(train_set, grid=grid)
+        score = functools.partial(experiment.state_accuracy_by_category, grid=grid)
     else:
         model = build_model(kind, config)
         data, score = experiment.ImageQuestions(train_set), experiment.accuracy_by_category
@@ -123,10 +128,10 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
 
     def evaluate(trained):
         begun = time.process_time()
-        if kind != "state":
+        if kind in ("rn", "rn_srn"):
             experiment.recompute_batch_norm(trained, train_set, images_per_batch)
         scores = score(trained, val_set)
-        if kind != "state":  # does the conv stem still tell the colours apart? (the questions name objects by colour)
+        if kind in ("rn", "rn_srn"):  # does the conv stem still tell the colours apart? (the questions name objects by colour)
             scores["stem_colour"] = 100 * perception.stem_colour_accuracy(trained, val_set, images=600)
         evaluation["cpu"] += time.process_time() - begun
         curve.append({"steps": (len(curve) + 1) * steps_per_epoch,

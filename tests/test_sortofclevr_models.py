@@ -4,7 +4,7 @@ from torch import nn
 
 from srnlib.sortofclevr import generate
 from srnlib.config import SortOfClevrConfig
-from srnlib.sortofclevr.models import ELEMENT_DIM, RelationHead, build_model
+from srnlib.sortofclevr.models import ELEMENT_DIM, RelationHead, build_model, grid_state_vectors
 
 CFG = SortOfClevrConfig.from_profile("smoke").replace(refiner={"embed_dim": 32, "agg_hidden": 32, "steps": 2,
                                                                "lr": 0.5})
@@ -147,3 +147,19 @@ def test_cell_rgb_appends_each_cells_mean_colour(batch):
     expected = images[0, :, 15:30, 30:45].mean(dim=(1, 2))
     torch.testing.assert_close(objects[0, 7, -5:-2], expected)
     torch.testing.assert_close(objects[0, 7, -2:], torch.tensor([0.0, -0.5]))
+
+
+def test_grid_state_vectors_put_each_object_in_its_cell():
+    data = generate(5, seed=3, questions_per_image=2)
+    grid = grid_state_vectors(data.objects)
+    assert grid.shape == (5, 25, 10)
+    for scene, table in zip(grid, data.objects):
+        occupied = {(int(y // 15) * 5 + int(x // 15)): (int(c), int(s)) for c, x, y, s in table}
+        for index in range(25):
+            one_hots = scene[index, :8]
+            if index in occupied:
+                colour, shape = occupied[index]
+                assert one_hots[colour] == 1 and one_hots[6 + shape] == 1 and one_hots.sum() == 2
+            else:
+                assert one_hots.sum() == 0
+            assert scene[index, 8:].tolist() == [-1 + 0.5 * (index % 5), -1 + 0.5 * (index // 5)]

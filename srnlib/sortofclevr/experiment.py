@@ -31,7 +31,7 @@ from ..config import SortOfClevrConfig
 from ..train import checkpoint_path, default_device, fit, seed_everything
 from .data import (CATEGORY_NAMES, FURTHEST_Q, NON_RELATIONAL_SUBTYPES, SortOfClevrDataset, encode_questions,
                    labels_to_images, render, rotate, sample_easy, shift_inside, translate)
-from .models import N_ANSWERS, StateRelationNetwork, build_model, state_vectors
+from .models import N_ANSWERS, StateRelationNetwork, build_model, grid_state_vectors, state_vectors
 
 EXPERIMENT = "sortofclevr"
 KINDS = ("rn", "rn_srn")
@@ -67,13 +67,14 @@ class ImageQuestions(Dataset):
 class StateQuestions(Dataset):
     """A Sort-of-CLEVR dataset as state descriptions, image by image: item i = (the scene's objects as vectors
     (6, 10) from ``state_vectors``, its questions (q, 11), answers (q,), categories (q,)). No pixels: the input of
-    ``StateRelationNetwork``, the quick check that the relational head and the data can learn."""
+    ``StateRelationNetwork``, the quick check that the relational head and the data can learn. ``grid=True``: the
+    25 cells of ``grid_state_vectors`` (25, 10) instead, the objects at the image RN's cell resolution."""
 
-    def __init__(self, dataset: SortOfClevrDataset):
+    def __init__(self, dataset: SortOfClevrDataset, grid: bool = False):
         if not isinstance(dataset, SortOfClevrDataset):
             raise TypeError(f"dataset must be a SortOfClevrDataset, got {type(dataset).__name__}")
         self.dataset = dataset
-        self.states = state_vectors(dataset.objects)
+        self.states = (grid_state_vectors if grid else state_vectors)(dataset.objects)
 
     def __len__(self) -> int:
         return len(self.states)
@@ -142,11 +143,13 @@ def _scores(correct: torch.Tensor, categories: torch.Tensor) -> dict[str, float]
 
 
 @torch.no_grad()
-def state_accuracy_by_category(model: nn.Module, dataset: SortOfClevrDataset, batch_size: int = 256) -> dict[str, float]:
-    """``accuracy_by_category`` for a ``StateRelationNetwork``: it reads the scenes' object tables, not images."""
+def state_accuracy_by_category(model: nn.Module, dataset: SortOfClevrDataset, batch_size: int = 256,
+                               grid: bool = False) -> dict[str, float]:
+    """``accuracy_by_category`` for a ``StateRelationNetwork``: it reads the scenes' object tables, not images
+    (``grid=True``: as the 25 cells of ``grid_state_vectors``)."""
     model.eval()
     device = next(model.parameters()).device
-    states = state_vectors(dataset.objects)
+    states = (grid_state_vectors if grid else state_vectors)(dataset.objects)
     predicted = torch.cat([model(states[i:i + batch_size].to(device), dataset.questions[i:i + batch_size].to(device))
                            .argmax(dim=-1).cpu() for i in range(0, len(states), batch_size)])
     return _scores(predicted.reshape(-1) == dataset.answers.reshape(-1), dataset.categories.reshape(-1))

@@ -167,6 +167,28 @@ def state_vectors(objects) -> torch.Tensor:
     return torch.cat([colour, shape, (table[..., 1:3] - middle) / span], dim=-1)
 
 
+def grid_state_vectors(objects) -> torch.Tensor:
+    """Object tables (n, 6, 4) -> the 5 x 5 cells a perfect conv stem would give, float32 (n, 25, 10): each
+    row-major 15 x 15 px cell holds the colour and shape one-hots of the object whose centre lies in it (zeros where
+    none does; the later object wins the rare cell holding two centres) and the cell's own (x, y) in [-1, 1], as
+    ``ConvObjects`` tags its cells. The state-description RN at the image RN's resolution: 25 elements, positions
+    known only to the cell."""
+    table = torch.from_numpy(check_objects(objects)).float()
+    if table.dim() != 3:
+        raise ValueError(f"objects must have shape (n, {N_OBJECTS}, 4), got {tuple(table.shape)}")
+    n, cell = table.shape[0], IMAGE_SIZE / GRID
+    column = (table[..., 1] / cell).long().clamp(0, GRID - 1)
+    row = (table[..., 2] / cell).long().clamp(0, GRID - 1)
+    states = state_vectors(objects)  # (n, 6, 10)
+    grid = torch.zeros(n, GRID * GRID, STATE_DIM)
+    for k in range(table.shape[1]):  # 6 objects, each written into its cell for all n scenes at once
+        grid[torch.arange(n), row[:, k] * GRID + column[:, k]] = states[:, k]
+    axis = torch.linspace(-1, 1, GRID)
+    ys, xs = torch.meshgrid(axis, axis, indexing="ij")
+    grid[..., -2:] = torch.stack([xs.flatten(), ys.flatten()], dim=1)
+    return grid
+
+
 class StateRelationNetwork(nn.Module):
     """The RN's relational head alone, reading the scene's true objects as vectors instead of a CNN's cells:
     (states (B, 6, 10) from ``state_vectors``, questions (B, 11) or (B, k, 11)) -> logits (B, 10) or (B, k, 10).
