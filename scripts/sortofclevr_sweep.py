@@ -72,6 +72,8 @@ RUNS: dict[str, tuple[str, dict]] = {
     "srn-cell-rgb": ("rn_srn", {"cell_rgb": True}),
     # the state-description RN on the 25 cells a perfect stem would give (grid_state_vectors; --epochs 4)
     "state-grid": ("state_grid", {}),
+    # two 1 x 1 conv layers before the strided ones, per-pixel colour features (run with --epochs 6)
+    "stem-pixel": ("rn", {"stem": "pixel-conv-bn-relu"}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 

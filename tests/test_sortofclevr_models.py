@@ -120,17 +120,17 @@ def test_build_model_passes_the_head_settings_and_the_state_network_reads_object
 
 
 @pytest.mark.parametrize("stem, norm_after_relu", [("conv-bn-relu", False), ("conv-relu-bn", True),
-                                                    ("conv-relu", None)])
+                                                    ("conv-relu", None), ("pixel-conv-bn-relu", False)])
 def test_the_stem_setting_orders_each_conv_layer(batch, stem, norm_after_relu):
     images, questions, _ = batch
     model = build_model("rn", CFG.replace(stem=stem))
     layers = list(model.objects.convs)
-    assert [type(layer) for layer in layers].count(nn.Conv2d) == 4
+    assert [type(layer) for layer in layers].count(nn.Conv2d) == 4 + 2 * (stem == "pixel-conv-bn-relu")
     norms = [i for i, layer in enumerate(layers) if isinstance(layer, nn.BatchNorm2d)]
     if norm_after_relu is None:
         assert norms == []
     else:  # batch norm follows the ReLU, or the conv
-        assert len(norms) == 4 and all(isinstance(layers[i - 1], nn.ReLU) == norm_after_relu for i in norms)
+        assert len(norms) == 4 + 2 * (stem == "pixel-conv-bn-relu") and all(isinstance(layers[i - 1], nn.ReLU) == norm_after_relu for i in norms)
     assert model(images, questions).shape == (4, 10)
     with pytest.raises(ValueError, match="stem must be one of"):
         build_model("rn", CFG.replace(stem="conv-bn"))

@@ -30,14 +30,17 @@ CHANNELS = 24
 ELEMENT_DIM = CHANNELS + 2
 
 
-STEMS = ("conv-bn-relu", "conv-relu-bn", "conv-relu")
+STEMS = ("conv-bn-relu", "conv-relu-bn", "conv-relu", "pixel-conv-bn-relu")
 
 
 class ConvObjects(nn.Module):
     """The RN's perceptual stage: image (B, 3, 75, 75) -> (objects (B, 25, 26), feature map (B, 24, 5, 5)).
 
     ``stem`` orders each of the four layers: "conv-bn-relu" (batch norm before the ReLU, the default),
-    "conv-relu-bn" (Santoro et al.'s and the peers' order: ReLU, then batch norm) or "conv-relu" (no normalisation).
+    "conv-relu-bn" (Santoro et al.'s and the peers' order: ReLU, then batch norm), "conv-relu" (no normalisation) or
+    "pixel-conv-bn-relu" (two 1 x 1 conv layers first, 3 -> 24 -> 24 with batch norm and ReLU, so each pixel's colour
+    can be told apart before the strided layers mix neighbouring pixels: grey lies inside the convex hull of the
+    other colours and white, so one ReLU layer cannot single it out).
     ``cell_rgb=True`` appends each cell's mean colour (the image average-pooled to 5 x 5) to its features: objects
     (B, 25, 29), a deviation from the paper (see ``SortOfClevrConfig.cell_rgb``).
     """
@@ -47,10 +50,14 @@ class ConvObjects(nn.Module):
         if stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
         layers, width = [], 3
+        if stem == "pixel-conv-bn-relu":
+            for _ in range(2):
+                layers += [nn.Conv2d(width, channels, 1), nn.BatchNorm2d(channels), nn.ReLU()]
+                width = channels
         for _ in range(4):
             conv, norm = nn.Conv2d(width, channels, 3, stride=2, padding=1), nn.BatchNorm2d(channels)
             layers += {"conv-bn-relu": [conv, norm, nn.ReLU()], "conv-relu-bn": [conv, nn.ReLU(), norm],
-                       "conv-relu": [conv, nn.ReLU()]}[stem]
+                       "conv-relu": [conv, nn.ReLU()], "pixel-conv-bn-relu": [conv, norm, nn.ReLU()]}[stem]
             width = channels
         self.cell_rgb = cell_rgb
         self.element_dim = channels + (3 if cell_rgb else 0) + 2
