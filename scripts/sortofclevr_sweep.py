@@ -74,6 +74,8 @@ RUNS: dict[str, tuple[str, dict]] = {
     "state-grid": ("state_grid", {}),
     # two 1 x 1 conv layers before the strided ones, per-pixel colour features (run with --epochs 6)
     "stem-pixel": ("rn", {"stem": "pixel-conv-bn-relu"}),
+    # four conv layers whose receptive field is one 15 x 15 px cell (run with --epochs 6)
+    "stem-patch": ("rn", {"stem": "patch-conv-bn-relu"}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 

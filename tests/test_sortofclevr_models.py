@@ -120,7 +120,8 @@ def test_build_model_passes_the_head_settings_and_the_state_network_reads_object
 
 
 @pytest.mark.parametrize("stem, norm_after_relu", [("conv-bn-relu", False), ("conv-relu-bn", True),
-                                                    ("conv-relu", None), ("pixel-conv-bn-relu", False)])
+                                                    ("conv-relu", None), ("pixel-conv-bn-relu", False),
+                                                    ("patch-conv-bn-relu", False)])
 def test_the_stem_setting_orders_each_conv_layer(batch, stem, norm_after_relu):
     images, questions, _ = batch
     model = build_model("rn", CFG.replace(stem=stem))
@@ -163,3 +164,12 @@ def test_grid_state_vectors_put_each_object_in_its_cell():
             else:
                 assert one_hots.sum() == 0
             assert scene[index, 8:].tolist() == [-1 + 0.5 * (index % 5), -1 + 0.5 * (index // 5)]
+
+
+def test_the_patch_stems_cells_see_only_their_own_pixels(batch):
+    images, _, _ = batch
+    model = build_model("rn", CFG.replace(stem="patch-conv-bn-relu")).eval()
+    changed = images.clone()
+    changed[:, :, 15:30, 30:45] = torch.rand(4, 3, 15, 15)  # the pixels of cell 7 (row 1, column 2)
+    moved = (model.objects(changed)[0] - model.objects(images)[0]).abs().sum(dim=2)  # (4, 25)
+    assert (moved[:, 7] > 0).all() and moved[:, [i for i in range(25) if i != 7]].max() == 0

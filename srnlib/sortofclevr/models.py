@@ -30,7 +30,7 @@ CHANNELS = 24
 ELEMENT_DIM = CHANNELS + 2
 
 
-STEMS = ("conv-bn-relu", "conv-relu-bn", "conv-relu", "pixel-conv-bn-relu")
+STEMS = ("conv-bn-relu", "conv-relu-bn", "conv-relu", "pixel-conv-bn-relu", "patch-conv-bn-relu")
 
 
 class ConvObjects(nn.Module):
@@ -40,7 +40,9 @@ class ConvObjects(nn.Module):
     "conv-relu-bn" (Santoro et al.'s and the peers' order: ReLU, then batch norm), "conv-relu" (no normalisation) or
     "pixel-conv-bn-relu" (two 1 x 1 conv layers first, 3 -> 24 -> 24 with batch norm and ReLU, so each pixel's colour
     can be told apart before the strided layers mix neighbouring pixels: grey lies inside the convex hull of the
-    other colours and white, so one ReLU layer cannot single it out).
+    other colours and white, so one ReLU layer cannot single it out) or "patch-conv-bn-relu" (four conv layers
+    whose receptive field is exactly one 15 x 15 px cell: 5 x 5 stride 5, 3 x 3 stride 3, then two 1 x 1, each with
+    batch norm and ReLU; the cells do not overlap, so a cell's features describe its own pixels only).
     ``cell_rgb=True`` appends each cell's mean colour (the image average-pooled to 5 x 5) to its features: objects
     (B, 25, 29), a deviation from the paper (see ``SortOfClevrConfig.cell_rgb``).
     """
@@ -54,7 +56,11 @@ class ConvObjects(nn.Module):
             for _ in range(2):
                 layers += [nn.Conv2d(width, channels, 1), nn.BatchNorm2d(channels), nn.ReLU()]
                 width = channels
-        for _ in range(4):
+        if stem == "patch-conv-bn-relu":
+            for kernel in (5, 3, 1, 1):  # 75 -> 15 -> 5 -> 5 -> 5
+                layers += [nn.Conv2d(width, channels, kernel, stride=kernel), nn.BatchNorm2d(channels), nn.ReLU()]
+                width = channels
+        for _ in range(4 if stem != "patch-conv-bn-relu" else 0):
             conv, norm = nn.Conv2d(width, channels, 3, stride=2, padding=1), nn.BatchNorm2d(channels)
             layers += {"conv-bn-relu": [conv, norm, nn.ReLU()], "conv-relu-bn": [conv, nn.ReLU(), norm],
                        "conv-relu": [conv, nn.ReLU()], "pixel-conv-bn-relu": [conv, norm, nn.ReLU()]}[stem]
