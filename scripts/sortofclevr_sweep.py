@@ -157,6 +157,8 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
             "images_per_batch": images_per_batch, "cpu_seconds": round(cpu, 1),
             "train_cpu_seconds": round(cpu - evaluation["cpu"], 1),
             "steps_per_cpu_second": round(steps / max(cpu - evaluation["cpu"], 1e-9), 2),
+            "colour_blind": {key: round(value, 2) for key, value in
+                             experiment.colour_blind_accuracy_by_category(val_set).items()},
             "final": curve[-1], "best_relational": max(curve, key=lambda r: r["relational"]), "curve": curve,
             "commit": commit(), "date": datetime.date.today().isoformat(), "threads": torch.get_num_threads()}
 
@@ -178,19 +180,24 @@ def write_table(rows: list[dict]) -> Path:
              "Updates/s: training updates per CPU-second, one thread. Answer priors: non-relational ~50 %, "
              "relational ~45 %. `colour`: the conv stem's cells, linear probe of the colour whose centre lies in the "
              "cell (`srnlib.sortofclevr.perception`, held-out occupied cells of 600 validation images; chance 17 %, "
-             "an untrained stem 25 %, the cells' mean RGB 84 %); `-` for rows run before the probe existed.", "",
+             "an untrained stem 25 %, the cells' mean RGB 84 %); `-` for rows run before the probe existed. "
+             "`colour-blind`: non-relational / relational accuracy of the best answerer that sees the objects' "
+             "positions and shapes but not their colours (`experiment.colour_blind_accuracy_by_category`, same "
+             "validation set): a run at this level has not learned which object a question names.", "",
              "| name | kind | base | seed | hidden | images/batch | overrides | updates | CPU-min | updates/s | "
-             "non-rel | rel | closest | furthest | count | colour | non-rel >= 90 | rel >= 75 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "non-rel | rel | closest | furthest | count | colour | colour-blind | non-rel >= 90 | rel >= 75 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         final = row["final"]
         overrides = ", ".join(f"{k}={v}" for k, v in row["overrides"].items()) or "-"
         colour = f"{final['stem_colour']:.0f}" if "stem_colour" in final else "-"
+        blind = row.get("colour_blind")
+        blind = f"{blind['non_relational']:.1f} / {blind['relational']:.1f}" if blind else "-"
         lines.append(f"| {row['name']} | {row['kind']} | {row.get('base', 'quick')} | {row['seed']} | {row['hidden']} | "
                      f"{row['images_per_batch']} "
                      f"| {overrides} | {row['steps']:,} | {row['cpu_seconds'] / 60:.1f} | "
                      f"{row['steps_per_cpu_second']:.1f} | {final['non_relational']:.1f} | {final['relational']:.1f} "
-                     f"| {final['closest']:.1f} | {final['furthest']:.1f} | {final['count']:.1f} | {colour} | "
+                     f"| {final['closest']:.1f} | {final['furthest']:.1f} | {final['count']:.1f} | {colour} | {blind} | "
                      f"{first_step(row, 'non_relational', 90)} | {first_step(row, 'relational', 75)} |")
     path = out_dir() / "sortofclevr_sweep.md"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -238,8 +245,15 @@ def main(argv: list[str] | None = None) -> None:
         for name, (kind, overrides) in RUNS.items():
             print(f"{name:>22}: {kind:<6} {overrides}")
         return
-    if args.table:
-        print(f"wrote {write_table(load_rows())}")
+    if args.table:  # rows run before the colour-blind column existed get it from their own validation set
+        rows = load_rows()
+        for row in rows:
+            if "colour_blind" not in row:
+                _, val_set, _ = experiment.datasets(row["settings"])
+                row["colour_blind"] = {key: round(value, 2) for key, value in
+                                       experiment.colour_blind_accuracy_by_category(val_set).items()}
+        save(rows)
+        print(f"wrote {write_table(rows)}")
         return
     todo = [(name, *RUNS[name]) for name in filter(None, args.runs.split(","))]
     if args.name:

@@ -301,3 +301,21 @@ def test_easy_configurations_satisfy_the_two_times_rule():
 def test_bad_arguments_raise_naming_the_argument(call, error, name):
     with pytest.raises(error, match=rf"\b{name}\b"):
         call()
+
+
+def test_colour_blind_answers_follow_the_majority_of_the_six_objects():
+    # four squares on the left (colours 0-3), two circles on the right (colours 4, 5)
+    scene = np.array([[[0, 10, 10, 0], [1, 25, 10, 0], [2, 10, 60, 0], [3, 25, 60, 0],
+                       [4, 60, 20, 1], [5, 60, 50, 1]]], dtype=np.float32)
+    colours = np.array([[0, 4, 0, 4, 4]])
+    relational = np.array([[0, 0, 0, 0, 1]])
+    subtypes = np.array([[0, 0, 1, 1, 2]])  # shape, shape, horizontal, horizontal, count
+    questions = soc.encode_questions(colours, relational, subtypes)
+    blind = soc.colour_blind_answers(scene, questions)
+    # most of the six are squares, on the left, and share their shape with 3 others: 4 of 6 -> square, yes, 4
+    square, four = soc.ANSWER_NAMES.index("square"), soc.ANSWER_NAMES.index("4")
+    assert blind.tolist() == [[square, square, soc.YES, soc.YES, four]]
+    truth = soc.answer(scene, questions)
+    assert (blind == truth).tolist() == [[True, False, True, False, False]]  # right for squares, wrong for circles
+    # a single question per table gives one answer per table
+    assert soc.colour_blind_answers(scene, questions[:, 0]).tolist() == [square]

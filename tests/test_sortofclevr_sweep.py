@@ -31,7 +31,10 @@ def test_the_sweep_appends_one_row_per_run_with_its_curve_and_skips_a_repeat(iso
     assert rows[1]["cpu_seconds"] >= rows[1]["train_cpu_seconds"] > 0
     table = (out / "sortofclevr_sweep.md").read_text()
     assert "| state | state | smoke | 0 | 8 |" in table and "| pixels | rn | smoke | 0 |" in table
-    assert f"| {rows[1]['final']['stem_colour']:.0f} | - | - |" in table  # the colour probe's column
+    blind = rows[1]["colour_blind"]  # the colour-blind answerer on the same validation set
+    assert 0 <= blind["non_relational"] <= 100 and blind == rows[0]["colour_blind"]
+    assert (f"| {rows[1]['final']['stem_colour']:.0f} | {blind['non_relational']:.1f} / {blind['relational']:.1f} "
+            f"| - | - |") in table  # the colour probe's and the colour-blind columns
     sweep.main(["--name", "state", "--kind", "state", "--set", "rn_hidden=8", "--set", "init='he'"] + args)
     assert "already in" in capsys.readouterr().out
     assert len(json.loads((out / "sortofclevr_sweep.json").read_text())) == 2

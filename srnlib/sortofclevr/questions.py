@@ -148,6 +148,30 @@ def answer(objects, questions) -> np.ndarray:
     return answers[:, 0] if single else answers
 
 
+def colour_blind_answers(objects, questions) -> np.ndarray:
+    """The best answers of a model that sees every object's position and shape but not its colour.
+
+    Each scene has one object of each colour, so to such a model the queried object is any of the six, equally
+    likely: it answers what most of the six would give (``answer`` with the question's colour replaced by each
+    colour in turn; ties go to the lowest answer index), which is the Bayes-optimal colour-blind answer. An RN whose
+    accuracy sits at this level per question type has learned the scenes' shapes and layout but not which object a
+    question names. Same shapes as ``answer``: objects (n, 6, 4), questions (n, q, 11) or (n, 11) -> int64 (n, q)
+    or (n,)."""
+    encoded = _check_questions(questions)
+    single = encoded.ndim == 2
+    encoded = encoded[:, None, :] if single else encoded
+    candidates = []
+    for colour in range(N_OBJECTS):
+        recoloured = encoded.copy()
+        recoloured[..., :TYPE_OFFSET] = 0.0
+        recoloured[..., colour] = 1.0
+        candidates.append(answer(objects, recoloured))
+    stacked = np.stack(candidates, axis=-1)  # (n, q, 6): the answer if each colour were the queried one
+    votes = (stacked[..., None] == np.arange(len(ANSWER_NAMES))).sum(axis=-2)  # (n, q, 10)
+    best = votes.argmax(axis=-1).astype(np.int64)  # the first of the most common answers
+    return best[:, 0] if single else best
+
+
 def sample_questions(n: int, questions_per_image: int, rng: np.random.Generator) -> np.ndarray:
     """One-hot questions ``(n, q, 11)``: the first q/2 non-relational, the rest relational (as the common generator's
     10 + 10), colour and subtype uniform."""
