@@ -84,13 +84,24 @@ def tsne_claim_holds(smoothness: dict) -> bool:
 
 # Table 2 (notebook 03)
 
-def sortofclevr_claims(table2: dict, ablation: dict) -> dict[str, bool]:
+COLOUR_BLIND_MARGIN = 10.0  # points above the colour-blind answerer that show a model finds the named object
+
+
+def sortofclevr_claims(table2: dict, ablation: dict, colour_blind: dict | None = None) -> dict[str, bool]:
     """Table 2 and the 0-step ablation, one bool per part. table2: {"rn": {...}, "rn_srn": {...}} in percent;
-    ablation: RN + SRN's scores with 0 inner steps ({"furthest": pct, ...})."""
+    ablation: RN + SRN's scores with 0 inner steps ({"furthest": pct, ...}). ``colour_blind`` (optional): the
+    colour-blind answerer's row (``sortofclevr.experiment.colour_blind_row``); with it, one more part checks what
+    the others take for granted: both models answer the non-relational questions at least ``COLOUR_BLIND_MARGIN``
+    points better than a model that cannot tell which object a question names (which is "robust" by default)."""
     rn, srn = table2["rn"], table2["rn_srn"]
-    return {"RN + SRN furthest >= RN furthest": srn["furthest"] >= rn["furthest"],
-            "RN + SRN Synthetic robustness >= RN's + 30 points": srn["robust_synthetic"] >= rn["robust_synthetic"] + 30,
-            "0 inner steps lower RN + SRN's furthest accuracy": ablation["furthest"] < srn["furthest"]}
+    claims = {"RN + SRN furthest >= RN furthest": srn["furthest"] >= rn["furthest"],
+              "RN + SRN Synthetic robustness >= RN's + 30 points": srn["robust_synthetic"] >= rn["robust_synthetic"] + 30,
+              "0 inner steps lower RN + SRN's furthest accuracy": ablation["furthest"] < srn["furthest"]}
+    if colour_blind is not None:
+        level = colour_blind["non_relational"] + COLOUR_BLIND_MARGIN
+        claims["both models find the named object (non-relational >= colour-blind + 10 points)"] = (
+            rn["non_relational"] >= level and srn["non_relational"] >= level)
+    return claims
 
 
 # Table 3 (notebook 04)

@@ -75,13 +75,15 @@ def tsne_table(result: dict) -> list[str]:
 
 
 def table2(result: dict) -> list[str]:
-    here, paper = result["table2"], PAPER["table2"]
-    lines = ["| task | RN (here) | RN+SRN (here) | RN (paper) | RN+SRN (paper) |", "|---|---|---|---|---|"]
+    """Table 2 beside the paper's, with the colour-blind answerer's row where the results have it."""
+    here, paper, blind = result["table2"], PAPER["table2"], result.get("table2_colour_blind")
+    lines = ["| task | RN (here) | RN+SRN (here) | colour-blind (here) | RN (paper) | RN+SRN (paper) |",
+             "|---|---|---|---|---|---|"]
     for key in TABLE2_KEYS:
         lines.append(f"| {key} | {_fmt(here['rn'].get(key))} | {_fmt(here['rn_srn'].get(key))} | "
-                     f"{_fmt(paper['rn'].get(key))} | {_fmt(paper['rn_srn'].get(key))} |")
+                     f"{_fmt((blind or {}).get(key))} | {_fmt(paper['rn'].get(key))} | {_fmt(paper['rn_srn'].get(key))} |")
     return lines + [""] + [f"- {claim}: {_mark(holds)}" for claim, holds in
-                           sortofclevr_claims(here, result["ablation_srn_0_steps"]).items()]
+                           sortofclevr_claims(here, result["ablation_srn_0_steps"], blind).items()]
 
 
 def table3(result: dict) -> list[str]:

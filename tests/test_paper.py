@@ -65,6 +65,16 @@ def test_sortofclevr_claims_are_three_parts_and_notebook_03_calls_the_same_funct
     assert experiment.claims is paper.sortofclevr_claims
 
 
+def test_the_colour_blind_part_needs_both_models_ten_points_above_the_colour_blind_answerer():
+    rn = {"furthest": 70.0, "robust_synthetic": 0.0, "non_relational": 74.0}
+    srn = {"furthest": 80.0, "robust_synthetic": 90.0, "non_relational": 90.0}
+    blind = {"non_relational": 63.0}
+    claims = paper.sortofclevr_claims({"rn": rn, "rn_srn": srn}, {"furthest": 60.0}, blind)
+    assert len(claims) == 4 and list(claims.values()) == [True, True, True, True]
+    claims = paper.sortofclevr_claims({"rn": dict(rn, non_relational=72.9), "rn_srn": srn}, {"furthest": 60.0}, blind)
+    assert list(claims.values()) == [True, True, True, False]  # the RN is under 63 + 10
+
+
 def cswm_scores(h1, mrr):
     return {steps: {"h1": float(h1), "mrr": float(mrr)} for steps in ("1", "5", "10")}
 

@@ -195,3 +195,19 @@ def logits_moved_by_curriculum(logits: torch.Tensor, batch, updates: int, non_re
         loss.backward()
         optimizer.step()
     return (model.logits.detach().reshape(-1, 10) - logits.reshape(-1, 10)).abs().sum(dim=1)
+
+
+def test_the_colour_blind_row_is_invariant_to_the_robustness_tasks_turns(isolated_home):
+    from srnlib.sortofclevr.data import colour_blind_answers
+    cfg = dict(srnlib.profiles.get("sortofclevr", "smoke"), robust_images=60, robust_angles=24, robust_positions=10)
+    data = SortOfClevrDataset(40, seed=3, questions_per_image=4)
+    row = experiment.colour_blind_row(cfg, data, seed=0)
+    assert set(row) == set(srnlib.paper.TABLE2_KEYS)
+    accuracy = experiment.colour_blind_accuracy_by_category(data)
+    assert all(row[key] == accuracy[key] for key in ("non_relational", "relational", "furthest", "closest", "count"))
+    # one configuration moved about: its distances, so the colour-blind answer, are the same at every position
+    assert row["robust_synthetic"] in (0.0, 100.0)
+    # turning keeps every distance, so scoring at every angle equals scoring the unturned tables once
+    easy = sample_easy(cfg["robust_images"], seed=1)
+    once = colour_blind_answers(easy.objects, experiment.furthest_questions(easy.colours).numpy())
+    assert row["robust_dataset"] == pytest.approx(100 * np.mean(once == easy.answers))

@@ -312,11 +312,38 @@ def answers_under_rotation(model: nn.Module, tables: np.ndarray, colours: np.nda
 
     tables (N, 6, 4), colours (N,) -> answers (N, angles), rendered after ``shift_inside``.
     """
-    radians = np.linspace(0.0, 2 * np.pi, angles, endpoint=False)
-    rotated = shift_inside(rotate(tables[:, None], radians[None, :]))  # (N, angles, 6, 4)
+    rotated = rotations(tables, angles)
     images = render(rotated.reshape(-1, *rotated.shape[-2:]).astype(np.float32))
     questions = furthest_questions(np.repeat(np.asarray(colours), angles))
     return predict(model, images, questions, batch_size).view(len(tables), angles)
+
+
+def rotations(tables: np.ndarray, angles: int) -> np.ndarray:
+    """Every table at ``angles`` evenly spaced rotations about its centroid, moved inside the image
+    (``shift_inside``): tables (N, 6, 4) -> (N, angles, 6, 4)."""
+    radians = np.linspace(0.0, 2 * np.pi, angles, endpoint=False)
+    return shift_inside(rotate(tables[:, None], radians[None, :]))
+
+
+def colour_blind_row(cfg, test_set: SortOfClevrDataset, seed: int = 0) -> dict[str, float]:
+    """Table 2's row (``evaluate``'s keys) for the best colour-blind answerer (``colour_blind_answers``): it sees
+    every object's position and shape but not which one the question names. Its robustness is scored like a
+    model's, on the rotated tables (no pixels): it must be right at every angle. Rotating and moving a scene keep
+    its distances, so its furthest-object answer never changes, and it is "robust" wherever that one answer is
+    right: robustness says little about a model until the model is above this row."""
+    scores = {key: value for key, value in colour_blind_accuracy_by_category(test_set).items() if key in REPORTED}
+
+    def robust(tables: np.ndarray, colours: np.ndarray, truth: np.ndarray) -> float:
+        rotated = rotations(tables, cfg["robust_angles"])  # (N, angles, 6, 4)
+        questions = furthest_questions(np.repeat(colours, cfg["robust_angles"])).numpy()
+        blind = colour_blind_answers(rotated.reshape(-1, *rotated.shape[-2:]), questions)
+        return float(100 * (blind.reshape(len(tables), -1) == truth[:, None]).all(axis=1).mean())
+
+    tables, colour, truth = synthetic_tables(cfg, seed)
+    scores["robust_synthetic"] = robust(tables, np.full(len(tables), colour), np.full(len(tables), truth))
+    easy = sample_easy(cfg["robust_images"], seed=seed + 1)
+    scores["robust_dataset"] = robust(easy.objects, np.asarray(easy.colours), np.asarray(easy.answers))
+    return scores
 
 
 def synthetic_tables(cfg, seed: int = 0) -> tuple[np.ndarray, int, int]:
