@@ -35,7 +35,7 @@ from srnlib.config import SortOfClevrConfig
 from srnlib.sortofclevr.models import StateRelationNetwork, build_model
 
 BASE = {"profile": "quick"}  # main() sets it (--base; tests use smoke)
-KINDS = ("rn", "rn_srn", "state", "state_grid")
+KINDS = ("rn", "rn_srn", "state", "state_grid", "state_grid_rgb")
 # name -> (kind, overrides of the quick settings). OLD: the quick profile before this sweep (width 32, PyTorch's init,
 # the sum over pairs, dropout 0.5, Adam 1e-3 without warm-up, batches of 6 images x 10 questions). FIXED: He init,
 # the mean over pairs, no dropout, Adam 3e-3 with a 300-update warm-up. Batch-norm statistics are always
@@ -72,6 +72,7 @@ RUNS: dict[str, tuple[str, dict]] = {
     "srn-cell-rgb": ("rn_srn", {"cell_rgb": True}),
     # the state-description RN on the 25 cells a perfect stem would give (grid_state_vectors; --epochs 4)
     "state-grid": ("state_grid", {}),
+    "state-grid-rgb": ("state_grid_rgb", {}),  # the same cells, each object's colour as its RGB
     # two 1 x 1 conv layers before the strided ones, per-pixel colour features (run with --epochs 6)
     "stem-pixel": ("rn", {"stem": "pixel-conv-bn-relu"}),
     # four conv layers whose receptive field is one 15 x 15 px cell (run with --epochs 6)
@@ -117,11 +118,11 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
     images_per_batch = max(1, cfg["batch_size"] // cfg["questions_per_image"])
     torch.manual_seed(seed)
     config = SortOfClevrConfig.from_settings(cfg)
-    if kind in ("state", "state_grid"):
-        grid = kind == "state_grid"
+    if kind.startswith("state"):
+        grid, colour = kind != "state", "rgb" if kind.endswith("rgb") else "one-hot"
         model = StateRelationNetwork(config)
-        data = experiment.StateQuestions(train_set, grid=grid)
-        score = functools.partial(experiment.state_accuracy_by_category, grid=grid)
+        data = experiment.StateQuestions(train_set, grid=grid, colour=colour)
+        score = functools.partial(experiment.state_accuracy_by_category, grid=grid, colour=colour)
     else:
         model = build_model(kind, config)
         data, score = experiment.ImageQuestions(train_set), experiment.accuracy_by_category

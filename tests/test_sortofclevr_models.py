@@ -173,3 +173,15 @@ def test_the_patch_stems_cells_see_only_their_own_pixels(batch):
     changed[:, :, 15:30, 30:45] = torch.rand(4, 3, 15, 15)  # the pixels of cell 7 (row 1, column 2)
     moved = (model.objects(changed)[0] - model.objects(images)[0]).abs().sum(dim=2)  # (4, 25)
     assert (moved[:, 7] > 0).all() and moved[:, [i for i in range(25) if i != 7]].max() == 0
+
+
+def test_grid_state_vectors_can_give_colours_as_rgb():
+    from srnlib.sortofclevr.data import COLOURS_RGB
+    data = generate(3, seed=4, questions_per_image=2)
+    one_hot, rgb = grid_state_vectors(data.objects), grid_state_vectors(data.objects, colour="rgb")
+    occupied = one_hot[..., :6].sum(-1) > 0
+    colours = one_hot[..., :6].argmax(-1)[occupied]
+    torch.testing.assert_close(rgb[..., :3][occupied], torch.tensor(COLOURS_RGB, dtype=torch.float32)[colours] / 255)
+    assert rgb[..., 3:6].abs().sum() == 0 and torch.equal(rgb[..., 6:], one_hot[..., 6:])
+    with pytest.raises(ValueError, match="colour must be"):
+        grid_state_vectors(data.objects, colour="hsv")

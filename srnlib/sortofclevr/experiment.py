@@ -69,13 +69,14 @@ class StateQuestions(Dataset):
     """A Sort-of-CLEVR dataset as state descriptions, image by image: item i = (the scene's objects as vectors
     (6, 10) from ``state_vectors``, its questions (q, 11), answers (q,), categories (q,)). No pixels: the input of
     ``StateRelationNetwork``, the quick check that the relational head and the data can learn. ``grid=True``: the
-    25 cells of ``grid_state_vectors`` (25, 10) instead, the objects at the image RN's cell resolution."""
+    25 cells of ``grid_state_vectors`` (25, 10) instead, the objects at the image RN's cell resolution (``colour``:
+    its colour encoding)."""
 
-    def __init__(self, dataset: SortOfClevrDataset, grid: bool = False):
+    def __init__(self, dataset: SortOfClevrDataset, grid: bool = False, colour: str = "one-hot"):
         if not isinstance(dataset, SortOfClevrDataset):
             raise TypeError(f"dataset must be a SortOfClevrDataset, got {type(dataset).__name__}")
         self.dataset = dataset
-        self.states = (grid_state_vectors if grid else state_vectors)(dataset.objects)
+        self.states = grid_state_vectors(dataset.objects, colour) if grid else state_vectors(dataset.objects)
 
     def __len__(self) -> int:
         return len(self.states)
@@ -145,12 +146,12 @@ def _scores(correct: torch.Tensor, categories: torch.Tensor) -> dict[str, float]
 
 @torch.no_grad()
 def state_accuracy_by_category(model: nn.Module, dataset: SortOfClevrDataset, batch_size: int = 256,
-                               grid: bool = False) -> dict[str, float]:
+                               grid: bool = False, colour: str = "one-hot") -> dict[str, float]:
     """``accuracy_by_category`` for a ``StateRelationNetwork``: it reads the scenes' object tables, not images
     (``grid=True``: as the 25 cells of ``grid_state_vectors``)."""
     model.eval()
     device = next(model.parameters()).device
-    states = (grid_state_vectors if grid else state_vectors)(dataset.objects)
+    states = grid_state_vectors(dataset.objects, colour) if grid else state_vectors(dataset.objects)
     predicted = torch.cat([model(states[i:i + batch_size].to(device), dataset.questions[i:i + batch_size].to(device))
                            .argmax(dim=-1).cpu() for i in range(0, len(states), batch_size)])
     return _scores(predicted.reshape(-1) == dataset.answers.reshape(-1), dataset.categories.reshape(-1))

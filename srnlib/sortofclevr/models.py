@@ -22,7 +22,7 @@ from .._checks import check_positive
 from ..config import SortOfClevrConfig
 from ..pooling import SetEncoder
 from ..refine import SRN
-from .data import HALF_SIZE, IMAGE_SIZE, N_OBJECTS, QUESTION_SIZE, SHAPE_NAMES, check_objects
+from .data import COLOURS_RGB, HALF_SIZE, IMAGE_SIZE, N_OBJECTS, QUESTION_SIZE, SHAPE_NAMES, check_objects
 
 N_ANSWERS = 10
 GRID = 5  # 75 -> 38 -> 19 -> 10 -> 5
@@ -180,12 +180,15 @@ def state_vectors(objects) -> torch.Tensor:
     return torch.cat([colour, shape, (table[..., 1:3] - middle) / span], dim=-1)
 
 
-def grid_state_vectors(objects) -> torch.Tensor:
+def grid_state_vectors(objects, colour: str = "one-hot") -> torch.Tensor:
     """Object tables (n, 6, 4) -> the 5 x 5 cells a perfect conv stem would give, float32 (n, 25, 10): each
     row-major 15 x 15 px cell holds the colour and shape one-hots of the object whose centre lies in it (zeros where
     none does; the later object wins the rare cell holding two centres) and the cell's own (x, y) in [-1, 1], as
     ``ConvObjects`` tags its cells. The state-description RN at the image RN's resolution: 25 elements, positions
-    known only to the cell."""
+    known only to the cell. ``colour="rgb"`` gives each object's colour as its RGB in [0, 1] (the first 3 of the 6
+    colour entries, the rest 0) instead of a one-hot: does the head need categorical colours?"""
+    if colour not in ("one-hot", "rgb"):
+        raise ValueError(f"colour must be 'one-hot' or 'rgb', got {colour!r}")
     table = torch.from_numpy(check_objects(objects)).float()
     if table.dim() != 3:
         raise ValueError(f"objects must have shape (n, {N_OBJECTS}, 4), got {tuple(table.shape)}")
@@ -193,6 +196,9 @@ def grid_state_vectors(objects) -> torch.Tensor:
     column = (table[..., 1] / cell).long().clamp(0, GRID - 1)
     row = (table[..., 2] / cell).long().clamp(0, GRID - 1)
     states = state_vectors(objects)  # (n, 6, 10)
+    if colour == "rgb":
+        rgb = torch.tensor(COLOURS_RGB, dtype=torch.float32)[table[..., 0].long()] / 255.0  # (n, 6, 3)
+        states[..., :N_OBJECTS] = torch.cat([rgb, torch.zeros(n, N_OBJECTS, N_OBJECTS - 3)], dim=-1)
     grid = torch.zeros(n, GRID * GRID, STATE_DIM)
     for k in range(table.shape[1]):  # 6 objects, each written into its cell for all n scenes at once
         grid[torch.arange(n), row[:, k] * GRID + column[:, k]] = states[:, k]
