@@ -200,3 +200,31 @@ def test_sortofclevr_colour_probe_prints_trained_untrained_and_rgb_rows(isolated
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| trained", "| untrained", "| mean RGB"]
     assert all(line.endswith("% |") for line in lines[2:])
+
+
+def test_clutrr_long_trains_its_share_and_ships_the_papers_number(isolated_home, capsys):
+    long_run = load("clutrr_long")
+    from srnlib import profiles
+    from srnlib.clutrr import experiment
+    cfg = profiles.get("clutrr", "smoke")
+    assert long_run.jobs(2) == [("rn", 0), ("rn_srn", 0), ("rn_grn", 0), ("rn", 1), ("rn_srn", 1), ("rn_grn", 1)]
+    # worker 1 of 3 over 1 seed: the RN + SRN only
+    assert long_run.main(["--profile", "smoke", "--seeds", "1", "--worker", "1", "--workers", "3"]) == 0
+    manifests = list((isolated_home / "shipped" / "clutrr").glob("*.json"))
+    assert [m.name.split(".")[0] for m in manifests] == ["rn_srn"]
+    manifest = json.loads(manifests[0].read_text())
+    assert manifest["command"].endswith("clutrr_long.py --profile smoke --worker 1 --workers 3")
+    metrics = manifest["metrics"]
+    # the shipped weights are what the notebook loads, and the manifest holds their history's best epoch
+    _, histories, _ = experiment.train_models(cfg, 0, kinds=("rn_srn",))
+    best = experiment.best_epoch(histories["rn_srn"])
+    assert metrics["best_epoch"] == best["epoch"] == 1 and metrics["test_accuracy"] == pytest.approx(best["accuracy"],
+                                                                                                     abs=0.01)
+    assert {"test_accuracy_k2", "test_accuracy_k3", "test_accuracy_k4"} <= set(metrics)
+    capsys.readouterr()
+    assert long_run.main(["--profile", "smoke", "--seeds", "1", "--worker", "1", "--workers", "3"]) == 0
+    assert "already shipped" in capsys.readouterr().out
+    assert long_run.main(["--profile", "smoke", "--seeds", "1", "--table"]) == 0
+    table = capsys.readouterr().out
+    assert f"| RN + SRN | 0 | 1 of 1 | {metrics['test_accuracy']:.1f} |" in table
+    assert "2 of 3 models not shipped yet" in table
