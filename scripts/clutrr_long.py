@@ -59,13 +59,8 @@ def run_job(kind: str, seed: int, cfg, ship: bool, workers: str) -> None:
 def shipped_table(cfg, seeds: int) -> list[str]:
     """Markdown: every shipped model of the profile with its manifest's numbers; the jobs not shipped are counted."""
     lines = ["| model | seed | best epoch | test accuracy | k = 2 | k = 3 | k = 4 | CPU-min |", "|---" * 8 + "|"]
-    missing = 0
-    for kind, seed in jobs(seeds):
-        found = shipped.find_shipped(checkpoint_of(kind, seed, cfg))
-        if found is None:
-            missing += 1
-            continue
-        manifest = shipped.read_manifest(found)
+    manifests, missing = shipped.shipped_manifests({job: checkpoint_of(*job, cfg) for job in jobs(seeds)})
+    for (kind, seed), manifest in manifests.items():
         m = manifest["metrics"]
         by_k = " | ".join(f"{m.get(f'test_accuracy_k{k}', float('nan')):.1f}" for k in (2, 3, 4))
         lines.append(f"| {experiment.MODEL_NAMES[kind]} | {seed} | {m['best_epoch']} of {m['epochs']} | "
@@ -77,22 +72,16 @@ def shipped_table(cfg, seeds: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="long", choices=profiles.PROFILES)
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (the paper's 5 runs)")
-    shipped.add_worker_arguments(parser)
-    parser.add_argument("--no-ship", action="store_true", help="train only")
-    parser.add_argument("--table", action="store_true", help="only print the shipped models' numbers (markdown)")
+    shipped.add_long_run_arguments(parser)
     args = parser.parse_args(argv)
     cfg = profiles.get("clutrr", args.profile)
     if args.table:
         print("\n".join(shipped_table(cfg, args.seeds)))
         return 0
-    try:
-        share = shipped.worker_share(jobs(args.seeds), args.worker, args.workers)
-    except ValueError as error:
-        parser.error(str(error))
+    share = shipped.parsed_share(parser, args, jobs(args.seeds))
     for kind, seed in share:
-        run_job(kind, seed, cfg, ship=not args.no_ship, workers=f"--worker {args.worker} --workers {args.workers}")
+        run_job(kind, seed, cfg, ship=not args.no_ship, workers=shipped.worker_flags(args))
     return 0
 
 

@@ -83,20 +83,14 @@ def shipped_table(cfg) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="long", choices=profiles.PROFILES)
-    shipped.add_worker_arguments(parser)
+    shipped.add_long_run_arguments(parser)
     parser.add_argument("--every", type=int, default=5, help="score the evaluation set every this many epochs")
-    parser.add_argument("--no-ship", action="store_true", help="train only")
-    parser.add_argument("--table", action="store_true", help="only print the shipped models' scores (markdown)")
     args = parser.parse_args(argv)
     cfg = profiles.get("cswm", args.profile)
     if args.table:
         print("\n".join(shipped_table(cfg)))
         return 0
-    try:
-        share = shipped.worker_share(jobs(cfg), args.worker, args.workers)
-    except ValueError as error:
-        parser.error(str(error))
+    share = shipped.parsed_share(parser, args, jobs(cfg))
     for job in share:
         run_job(*job, profile=args.profile, epochs=cfg["epochs"], every=args.every, ship=not args.no_ship)
     return 0

@@ -105,13 +105,8 @@ def shipped_table(cfg) -> list[str]:
     """Markdown: every shipped model of the profile with its manifest's numbers; the jobs not shipped are counted."""
     lines = ["| model | seed | best epoch | validation non-rel / rel | test non-rel / rel | furthest | closest | count "
              "| CPU-h |", "|---" * 9 + "|"]
-    missing = 0
-    for kind, seed in jobs(cfg):
-        found = shipped.find_shipped(checkpoint_of(kind, seed, cfg))
-        if found is None:
-            missing += 1
-            continue
-        manifest = shipped.read_manifest(found)
+    manifests, missing = shipped.shipped_manifests({job: checkpoint_of(*job, cfg) for job in jobs(cfg)})
+    for (kind, seed), manifest in manifests.items():
         m = manifest["metrics"]
         lines.append(f"| {kind} | {seed} | {m['best_epoch']} | {m['val_non_relational']:.1f} / "
                      f"{m['val_relational']:.1f} | {m['test_non_relational']:.1f} / {m['test_relational']:.1f} | "
@@ -124,22 +119,16 @@ def shipped_table(cfg) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="long", choices=profiles.PROFILES)
-    shipped.add_worker_arguments(parser)
-    parser.add_argument("--no-ship", action="store_true", help="train only")
+    shipped.add_long_run_arguments(parser)
     parser.add_argument("--progress", action="store_true", help="only print every job's learning curve so far")
-    parser.add_argument("--table", action="store_true", help="only print the shipped models' numbers (markdown)")
     args = parser.parse_args(argv)
     cfg = profiles.get("sortofclevr", args.profile)
     if args.progress or args.table:
         print("\n".join(progress(cfg) if args.progress else shipped_table(cfg)))
         return 0
-    try:
-        share = shipped.worker_share(jobs(cfg), args.worker, args.workers)
-    except ValueError as error:
-        parser.error(str(error))
+    share = shipped.parsed_share(parser, args, jobs(cfg))
     for kind, seed in share:
-        run_job(kind, seed, cfg, ship=not args.no_ship, workers=f"--worker {args.worker} --workers {args.workers}")
+        run_job(kind, seed, cfg, ship=not args.no_ship, workers=shipped.worker_flags(args))
     return 0
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from .paths import repo_root
-from .profiles import settings_hash
+from .profiles import PROFILES, settings_hash
 from .train import CHECKPOINT_FORMAT, checkpoint_problem
 
 MAX_BYTES = 10 * 1024 * 1024  # a shipped checkpoint is committed to git: 10 MB at most
@@ -169,12 +169,42 @@ def add_worker_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="how many processes share the jobs")
 
 
+def add_long_run_arguments(parser) -> None:
+    """The arguments every long-training script shares: ``--profile`` (default long), ``--worker`` / ``--workers``,
+    ``--no-ship`` (train only) and ``--table`` (only print the shipped models' numbers)."""
+    parser.add_argument("--profile", default="long", choices=PROFILES)
+    add_worker_arguments(parser)
+    parser.add_argument("--no-ship", action="store_true", help="train only")
+    parser.add_argument("--table", action="store_true", help="only print the shipped models' numbers (markdown)")
+
+
+def parsed_share(parser, args, jobs: list) -> list:
+    """``worker_share`` of the parsed ``--worker`` / ``--workers``; a bad index is the parser's usage error."""
+    try:
+        return worker_share(jobs, args.worker, args.workers)
+    except ValueError as error:
+        parser.error(str(error))
+
+
+def worker_flags(args) -> str:
+    """``--worker W --workers N`` as parsed: the part of a shipped model's command that names its process."""
+    return f"--worker {args.worker} --workers {args.workers}"
+
+
 def worker_share(jobs: list, worker: int, workers: int) -> list:
     """The jobs of process ``worker`` of ``workers``: every ``workers``-th job from the ``worker``-th on."""
     if not isinstance(workers, int) or workers < 1 or not isinstance(worker, int) or not 0 <= worker < workers:
         raise ValueError(f"--worker must be in 0 .. --workers - 1 and --workers >= 1, got --worker {worker!r} "
                          f"--workers {workers!r}")
     return list(jobs)[worker::workers]
+
+
+def shipped_manifests(checkpoints: dict) -> tuple[dict, int]:
+    """For a long-training script's table: ``checkpoints`` {job: its checkpoint path} -> ({job: manifest} of the
+    jobs shipped so far, in the given order, and how many jobs are not shipped yet)."""
+    found = {job: find_shipped(path) for job, path in checkpoints.items()}
+    return ({job: read_manifest(path) for job, path in found.items() if path is not None},
+            sum(path is None for path in found.values()))
 
 
 def read_manifest(path: str | os.PathLike) -> dict:

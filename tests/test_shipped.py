@@ -174,3 +174,20 @@ def test_worker_share_splits_jobs_round_robin_and_rejects_bad_indices():
     for worker, workers in [(2, 2), (-1, 2), (0, 0)]:
         with pytest.raises(ValueError, match="--worker"):
             worker_share(jobs, worker, workers)
+
+
+def test_shipped_manifests_lists_the_shipped_jobs_in_order_and_counts_the_rest(isolated_home):
+    from srnlib import shipped
+    done = []
+    for name in ("b", "a"):
+        checkpoint = isolated_home / "checkpoints" / "toy" / f"{name}.smoke.seed0.0000000000.pt"
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        done.append(checkpoint)
+    shipped_dir = isolated_home / "shipped" / "toy"
+    shipped_dir.mkdir(parents=True)
+    (shipped_dir / done[0].name).write_bytes(b"x")
+    manifest = {"file": done[0].name, "sha256": "0", "settings_hash": "0", "settings": {}, "command": "c",
+                "metrics": {"m": 1.0}, "epochs": 1, "cpu_seconds": 1.0}
+    (shipped_dir / done[0].with_suffix(".json").name).write_text(json.dumps(manifest))
+    manifests, missing = shipped.shipped_manifests({"b": done[0], "a": done[1], "c": done[1].with_name("c.pt")})
+    assert list(manifests) == ["b"] and manifests["b"]["metrics"] == {"m": 1.0} and missing == 2
