@@ -324,6 +324,12 @@ def _main(argv: list[str] | None = None) -> int:
     lacking = [nb for nb in notebooks if experiment_of(nb) and not profiles.has_profile(experiment_of(nb), profile)]
     for notebook in lacking:
         print(f"{notebook.stem}: skipped, its experiment {experiment_of(notebook)!r} has no {profile!r} settings")
+    candidates = [nb for nb in notebooks if nb not in lacking and experiment_of(nb)
+                  and profiles.is_candidate(experiment_of(nb), profile)]
+    for notebook in candidates:
+        print(f"{notebook.stem}: skipped, its {profile!r} settings are a candidate with nothing shipped (running it "
+              f"would train for CPU-hours; see profiles.CANDIDATE_PROFILES)")
+    lacking += candidates
     notebooks = [nb for nb in notebooks if nb not in lacking]
     tasks = [(notebook, seed) for notebook in notebooks for seed in range(args.seeds)]
     runs: list[NotebookRun] = []

@@ -208,6 +208,19 @@ def test_a_notebook_whose_experiment_lacks_the_profile_is_skipped_and_named(isol
     assert {p.name for p in (isolated_home / "runs" / "long").iterdir()} == {"01_has_long.ipynb"}
 
 
+def test_a_notebook_whose_profile_is_a_candidate_is_skipped_and_named(isolated_home, capsys, monkeypatch):
+    from srnlib import profiles
+
+    assert profiles.has_profile("sortofclevr", "long") and profiles.is_candidate("sortofclevr", "long")
+    assert not profiles.is_candidate("sortofclevr", "quick") and not profiles.is_candidate("clutrr", "long")
+    folder = isolated_home / "notebooks"
+    folder.mkdir()
+    write_notebook(folder / "03_candidate.ipynb", "raise RuntimeError('must not train for hours')")
+    assert run.main(["--profile", "long", "--notebooks", str(folder)]) == 0
+    assert "03_candidate: skipped, its 'long' settings are a candidate" in capsys.readouterr().out
+    assert not (isolated_home / "runs" / "long").exists() or not any((isolated_home / "runs" / "long").iterdir())
+
+
 def test_a_cell_that_runs_past_the_timeout_fails_its_notebook_instead_of_hanging(isolated_home):
     folder = isolated_home / "notebooks"
     folder.mkdir()
