@@ -60,3 +60,24 @@ def test_bad_inputs_are_reported():
         model("rn")(tokens, mask, query[:, :1])
     with pytest.raises(ValueError, match="set_size"):
         model("rn_srn")(torch.ones(1, 7, 3, dtype=torch.long), torch.ones(1, 7, dtype=torch.bool), query[:1])
+
+
+def test_every_shipped_clutrr_checkpoint_loads_strictly_into_todays_model():
+    from srnlib import paths, profiles, shipped
+    from srnlib.clutrr import experiment
+    from srnlib.clutrr.models import build_model
+
+    checked = 0
+    for path in shipped.shipped_checkpoints(paths.repo_root() / "shipped"):
+        manifest = shipped.read_manifest(path)
+        if manifest["experiment"] != "clutrr":
+            continue
+        cfg = profiles.get("clutrr", manifest["profile"])
+        settings = experiment.run_settings(cfg)
+        assert profiles.settings_hash(settings) == manifest["settings_hash"], f"{path.name}: settings changed"
+        state = shipped.load_shipped(path, settings)
+        vocabulary_size = state["model"]["sentences.embedding.weight"].shape[0]  # the stories' tokens, fixed by the generator
+        model = build_model(manifest["name"], ClutrrConfig.from_settings(cfg), vocabulary_size)
+        model.load_state_dict(state["model"])  # strict: every name and shape fits
+        checked += 1
+    assert checked in (0, 15)  # none, or the long profile's 5 seeds x 3 models
