@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import datetime
 import functools
 import json
@@ -107,7 +108,8 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     cfg = profiles.get("sortofclevr", BASE["profile"])
-    extra = {"stem_lr", "non_relational_steps", "stem", "cell_rgb"}  # settings train_model reads when present, not a profile's
+    # sweep-only settings: SortOfClevrConfig's optional fields that no profile sets (stem_lr, stem, cell_rgb, ...)
+    extra = {field.name for field in dataclasses.fields(SortOfClevrConfig)} - set(cfg)
     unknown = set(overrides) - set(profiles.setting_names(cfg)) - extra
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}")
@@ -158,10 +160,14 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
             "images_per_batch": images_per_batch, "cpu_seconds": round(cpu, 1),
             "train_cpu_seconds": round(cpu - evaluation["cpu"], 1),
             "steps_per_cpu_second": round(steps / max(cpu - evaluation["cpu"], 1e-9), 2),
-            "colour_blind": {key: round(value, 2) for key, value in
-                             experiment.colour_blind_accuracy_by_category(val_set).items()},
+            "colour_blind": colour_blind_scores(val_set),
             "final": curve[-1], "best_relational": max(curve, key=lambda r: r["relational"]), "curve": curve,
             "commit": commit(), "date": datetime.date.today().isoformat(), "threads": torch.get_num_threads()}
+
+
+def colour_blind_scores(val_set) -> dict:
+    """A row's ``colour_blind`` entry: the colour-blind answerer's accuracies (%) on its validation set."""
+    return {key: round(value, 2) for key, value in experiment.colour_blind_accuracy_by_category(val_set).items()}
 
 
 def first_step(row: dict, key: str, level: float) -> str:
@@ -250,9 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = load_rows()
         for row in rows:
             if "colour_blind" not in row:
-                _, val_set, _ = experiment.datasets(row["settings"])
-                row["colour_blind"] = {key: round(value, 2) for key, value in
-                                       experiment.colour_blind_accuracy_by_category(val_set).items()}
+                row["colour_blind"] = colour_blind_scores(experiment.datasets(row["settings"])[1])
         save(rows)
         print(f"wrote {write_table(rows)}")
         return

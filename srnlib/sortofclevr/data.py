@@ -26,8 +26,7 @@ from ..paths import data_dir
 from .questions import (ANSWER_NAMES, CATEGORY_NAMES, CLOSEST_Q, COUNT_Q, FURTHEST_Q,  # noqa: F401 (re-exported)
                         HORIZONTAL_Q, NO, NON_RELATIONAL_SUBTYPES, QUESTION_SIZE, RELATIONAL_SUBTYPES, SHAPE_Q,
                         SUBTYPE_OFFSET, TYPE_OFFSET, VERTICAL_Q, YES, answer, category_masks, colour_blind_answers,
-                        decode_questions,
-                        describe_question, encode_questions, question_categories, sample_questions)
+                        decode_questions, describe_question, encode_questions, question_categories, sample_questions)
 from .rendering import BACKGROUND_RGB, PALETTE, labels_to_images, render, render_labels  # noqa: F401 (re-exported)
 from .robustness import (EasyQuestions, fits_every_rotation, furthest_ratio, inside_image,  # noqa: F401 (re-exported)
                          is_easy, rotate, sample_easy, shift_inside, translate)

@@ -30,8 +30,7 @@ from ..results import mean_and_std  # noqa: F401 (re-exported for notebook 03)
 from ..config import SortOfClevrConfig
 from ..train import checkpoint_path, default_device, fit, seed_everything
 from .data import (CATEGORY_NAMES, FURTHEST_Q, NON_RELATIONAL_SUBTYPES, SortOfClevrDataset, colour_blind_answers,
-                   encode_questions,
-                   labels_to_images, render, rotate, sample_easy, shift_inside, translate)
+                   encode_questions, labels_to_images, render, rotate, sample_easy, shift_inside, translate)
 from .models import N_ANSWERS, StateRelationNetwork, build_model, grid_state_vectors, state_vectors
 
 EXPERIMENT = "sortofclevr"
@@ -65,6 +64,13 @@ class ImageQuestions(Dataset):
         return data.image(index), data.questions[index], data.answers[index], data.categories[index]
 
 
+def state_inputs(dataset: SortOfClevrDataset, grid: bool = False, colour: str = "one-hot") -> torch.Tensor:
+    """What a ``StateRelationNetwork`` reads for every scene of ``dataset``: the six objects (n, 6, 10) of
+    ``state_vectors``, or with ``grid=True`` the 25 cells (n, 25, 10) of ``grid_state_vectors`` (``colour``: their
+    colour encoding)."""
+    return grid_state_vectors(dataset.objects, colour) if grid else state_vectors(dataset.objects)
+
+
 class StateQuestions(Dataset):
     """A Sort-of-CLEVR dataset as state descriptions, image by image: item i = (the scene's objects as vectors
     (6, 10) from ``state_vectors``, its questions (q, 11), answers (q,), categories (q,)). No pixels: the input of
@@ -76,7 +82,7 @@ class StateQuestions(Dataset):
         if not isinstance(dataset, SortOfClevrDataset):
             raise TypeError(f"dataset must be a SortOfClevrDataset, got {type(dataset).__name__}")
         self.dataset = dataset
-        self.states = grid_state_vectors(dataset.objects, colour) if grid else state_vectors(dataset.objects)
+        self.states = state_inputs(dataset, grid, colour)
 
     def __len__(self) -> int:
         return len(self.states)
@@ -151,7 +157,7 @@ def state_accuracy_by_category(model: nn.Module, dataset: SortOfClevrDataset, ba
     (``grid=True``: as the 25 cells of ``grid_state_vectors``)."""
     model.eval()
     device = next(model.parameters()).device
-    states = grid_state_vectors(dataset.objects, colour) if grid else state_vectors(dataset.objects)
+    states = state_inputs(dataset, grid, colour)
     predicted = torch.cat([model(states[i:i + batch_size].to(device), dataset.questions[i:i + batch_size].to(device))
                            .argmax(dim=-1).cpu() for i in range(0, len(states), batch_size)])
     return _scores(predicted.reshape(-1) == dataset.answers.reshape(-1), dataset.categories.reshape(-1))
@@ -160,8 +166,8 @@ def state_accuracy_by_category(model: nn.Module, dataset: SortOfClevrDataset, ba
 def colour_blind_accuracy_by_category(dataset: SortOfClevrDataset) -> dict[str, float]:
     """``accuracy_by_category`` of the best colour-blind answerer (``colour_blind_answers``: it sees the objects'
     positions and shapes, not their colours) on ``dataset``: the level an RN reaches by learning the scenes without
-    learning which object a question names (at quick's data: shape 66, horizontal and vertical 52, closest and
-    furthest 66, count 80 %)."""
+    learning which object a question names (on quick's validation set: shape 70, horizontal 56, vertical 64,
+    closest 72, furthest 79, count 82 %)."""
     if not isinstance(dataset, SortOfClevrDataset):
         raise TypeError(f"dataset must be a SortOfClevrDataset, got {type(dataset).__name__}")
     predicted = torch.from_numpy(colour_blind_answers(dataset.objects, dataset.questions.numpy()))

@@ -27,10 +27,34 @@ from .data import COLOURS_RGB, HALF_SIZE, IMAGE_SIZE, N_OBJECTS, QUESTION_SIZE, 
 N_ANSWERS = 10
 GRID = 5  # 75 -> 38 -> 19 -> 10 -> 5
 CHANNELS = 24
-ELEMENT_DIM = CHANNELS + 2
 
 
 STEMS = ("conv-bn-relu", "conv-relu-bn", "conv-relu", "pixel-conv-bn-relu", "patch-conv-bn-relu")
+LAYER_ORDERS = {"conv-bn-relu": ("conv", "bn", "relu"), "conv-relu-bn": ("conv", "relu", "bn"),
+                "conv-relu": ("conv", "relu")}  # the other stems order their layers as conv-bn-relu
+STRIDED = [dict(kernel_size=3, stride=2, padding=1)] * 4  # 75 -> 38 -> 19 -> 10 -> 5
+STEM_GEOMETRY = {"pixel-conv-bn-relu": [dict(kernel_size=1)] * 2 + STRIDED,  # two 1 x 1 layers first
+                 "patch-conv-bn-relu": [dict(kernel_size=k, stride=k) for k in (5, 3, 1, 1)]}  # 75 -> 15 -> 5 -> 5
+
+
+def cell_coordinates() -> torch.Tensor:
+    """The 25 row-major cells' (x, y) in [-1, 1]: (25, 2), the tags ``ConvObjects`` appends to its cells."""
+    axis = torch.linspace(-1, 1, GRID)
+    ys, xs = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([xs.flatten(), ys.flatten()], dim=1)
+
+
+def cell_mean_rgb(images: torch.Tensor) -> torch.Tensor:
+    """Each row-major 15 x 15 px cell's mean colour: images (B, 3, 75, 75) -> (B, 25, 3)."""
+    return nn.functional.adaptive_avg_pool2d(images, GRID).flatten(2).transpose(1, 2)
+
+
+def element_dim(cell_rgb: bool = False, channels: int = CHANNELS) -> int:
+    """The size of one set element: the stem's channels, 3 for ``cell_rgb``'s mean colour, 2 coordinates."""
+    return channels + (3 if cell_rgb else 0) + 2
+
+
+ELEMENT_DIM = element_dim()  # 26: the paper's elements (24 channels + (x, y))
 
 
 class ConvObjects(nn.Module):
@@ -51,35 +75,23 @@ class ConvObjects(nn.Module):
         super().__init__()
         if stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
+        order = LAYER_ORDERS.get(stem, LAYER_ORDERS["conv-bn-relu"])
         layers, width = [], 3
-        if stem == "pixel-conv-bn-relu":
-            for _ in range(2):
-                layers += [nn.Conv2d(width, channels, 1), nn.BatchNorm2d(channels), nn.ReLU()]
-                width = channels
-        if stem == "patch-conv-bn-relu":
-            for kernel in (5, 3, 1, 1):  # 75 -> 15 -> 5 -> 5 -> 5
-                layers += [nn.Conv2d(width, channels, kernel, stride=kernel), nn.BatchNorm2d(channels), nn.ReLU()]
-                width = channels
-        for _ in range(4 if stem != "patch-conv-bn-relu" else 0):
-            conv, norm = nn.Conv2d(width, channels, 3, stride=2, padding=1), nn.BatchNorm2d(channels)
-            layers += {"conv-bn-relu": [conv, norm, nn.ReLU()], "conv-relu-bn": [conv, nn.ReLU(), norm],
-                       "conv-relu": [conv, nn.ReLU()], "pixel-conv-bn-relu": [conv, norm, nn.ReLU()]}[stem]
+        for geometry in STEM_GEOMETRY.get(stem, STRIDED):
+            parts = {"conv": nn.Conv2d(width, channels, **geometry), "bn": nn.BatchNorm2d(channels), "relu": nn.ReLU()}
+            layers += [parts[part] for part in order]
             width = channels
         self.cell_rgb = cell_rgb
-        self.element_dim = channels + (3 if cell_rgb else 0) + 2
         self.convs = nn.Sequential(*layers)
-        axis = torch.linspace(-1, 1, GRID)
-        ys, xs = torch.meshgrid(axis, axis, indexing="ij")
-        self.register_buffer("coordinates", torch.stack([xs.flatten(), ys.flatten()], dim=1), persistent=False)
+        self.register_buffer("coordinates", cell_coordinates(), persistent=False)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if images.dim() != 4 or tuple(images.shape[1:]) != (3, IMAGE_SIZE, IMAGE_SIZE):
             raise ValueError(f"images must have shape (batch, 3, {IMAGE_SIZE}, {IMAGE_SIZE}), got {tuple(images.shape)}")
         feature_map = self.convs(images)
         cells = feature_map.flatten(2).transpose(1, 2)  # (B, 25, 24), row-major cells
-        if self.cell_rgb:  # each 15 x 15 px cell's mean colour, (B, 25, 3)
-            mean_rgb = nn.functional.adaptive_avg_pool2d(images, GRID).flatten(2).transpose(1, 2)
-            cells = torch.cat([cells, mean_rgb], dim=2)
+        if self.cell_rgb:
+            cells = torch.cat([cells, cell_mean_rgb(images)], dim=2)
         tags = self.coordinates.expand(images.shape[0], -1, -1)
         return torch.cat([cells, tags], dim=2), feature_map
 
@@ -147,14 +159,14 @@ class RelationNetwork(nn.Module):
         super().__init__()
         _check_config(config)
         # H_agg is made first: a seed gives the same initial weights as before the SRN became one module
-        element_dim = ELEMENT_DIM + (3 if config.cell_rgb else 0)
-        agg = SetEncoder(element_dim, config.refiner.embed_dim, hidden=config.refiner.agg_hidden) if srn else None
+        dim = element_dim(config.cell_rgb)
+        agg = SetEncoder(dim, config.refiner.embed_dim, hidden=config.refiner.agg_hidden) if srn else None
         self.objects = ConvObjects(stem=config.stem, cell_rgb=config.cell_rgb)
-        self.refiner = SRN(CHANNELS * GRID * GRID, element_dim, config.refiner, agg) if srn else None
-        self.relations = _head(config, element_dim)
+        self.refiner = SRN(CHANNELS * GRID * GRID, dim, config.refiner, agg) if srn else None
+        self.relations = _head(config, dim)
 
     def object_set(self, images: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
-        """The set the relational head sees: (B, 25, 26), refined when the model has a refiner (``inner_steps``:
+        """The set the relational head sees: (B, 25, 26) (29 with ``cell_rgb``), refined when the model has a refiner (``inner_steps``:
         the SRN's number of steps for this call, None: its own)."""
         objects, feature_map = self.objects(images)
         if self.refiner is None:
@@ -202,9 +214,7 @@ def grid_state_vectors(objects, colour: str = "one-hot") -> torch.Tensor:
     grid = torch.zeros(n, GRID * GRID, STATE_DIM)
     for k in range(table.shape[1]):  # 6 objects, each written into its cell for all n scenes at once
         grid[torch.arange(n), row[:, k] * GRID + column[:, k]] = states[:, k]
-    axis = torch.linspace(-1, 1, GRID)
-    ys, xs = torch.meshgrid(axis, axis, indexing="ij")
-    grid[..., -2:] = torch.stack([xs.flatten(), ys.flatten()], dim=1)
+    grid[..., -2:] = cell_coordinates()
     return grid
 
 

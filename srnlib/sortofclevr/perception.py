@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .data import IMAGE_SIZE, N_OBJECTS, SortOfClevrDataset, check_objects, labels_to_images
-from .models import CHANNELS, GRID
+from .models import CHANNELS, GRID, cell_mean_rgb
 
 EMPTY = N_OBJECTS  # the label of a cell that holds no object's centre
 CELL_PIXELS = IMAGE_SIZE / GRID  # 15 px
@@ -42,7 +42,7 @@ def cell_rgb_features(images: torch.Tensor) -> torch.Tensor:
     """The probe's baseline features: each cell's mean colour. images (N, 3, 75, 75) -> (N, 25, 3)."""
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"images must have shape (n, 3, {IMAGE_SIZE}, {IMAGE_SIZE}), got {tuple(images.shape)}")
-    return nn.functional.adaptive_avg_pool2d(images, GRID).flatten(2).transpose(1, 2)
+    return cell_mean_rgb(images)
 
 
 def cell_colour_probe(features: torch.Tensor, objects, steps: int = 500, seed: int = 0) -> float:
