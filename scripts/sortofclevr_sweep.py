@@ -78,6 +78,10 @@ RUNS: dict[str, tuple[str, dict]] = {
     "stem-pixel": ("rn", {"stem": "pixel-conv-bn-relu"}),
     # four conv layers whose receptive field is one 15 x 15 px cell (run with --epochs 6)
     "stem-patch": ("rn", {"stem": "patch-conv-bn-relu"}),
+    # each cell's learned 16-class colour histogram appended to its conv features (models.CellColours; a deviation
+    # from the paper; run with --epochs 12)
+    "cell-colours": ("rn", {"cell_colours": 16}),
+    "srn-cell-colours": ("rn_srn", {"cell_colours": 16}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 

@@ -144,6 +144,7 @@ class SortOfClevrConfig(ExperimentConfig):
     non_relational_steps: int = 0  # a curriculum: non-relational questions only for this many updates (the sweep)
     stem: str = "conv-bn-relu"  # the order of each conv layer's parts (models.ConvObjects; the sweep)
     cell_rgb: bool = False  # append each cell's mean colour to its conv features (a deviation; the sweep)
+    cell_colours: int = 0  # append each cell's learned K-class colour histogram (models.CellColours; the sweep)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -185,3 +185,29 @@ def test_grid_state_vectors_can_give_colours_as_rgb():
     assert rgb[..., 3:6].abs().sum() == 0 and torch.equal(rgb[..., 6:], one_hot[..., 6:])
     with pytest.raises(ValueError, match="colour must be"):
         grid_state_vectors(data.objects, colour="hsv")
+
+
+def test_cell_colours_append_each_cells_learned_colour_histogram(batch):
+    images, questions, _ = batch
+    for kind in ("rn", "rn_srn"):
+        model = build_model(kind, CFG.replace(cell_colours=16)).eval()
+        assert model.object_set(images).shape == (4, 25, ELEMENT_DIM + 16) and model(images, questions).shape == (4, 10)
+    histogram = model.objects(images)[0][..., -18:-2]  # (4, 25, 16): each cell's shares of the 16 classes
+    torch.testing.assert_close(histogram.sum(-1), torch.ones(4, 25))
+    # cell (row 1, column 2) of image 0 (pixels 15-29 down, 30-44 across): its pixels' class shares, averaged
+    shares = torch.softmax(model.objects.colours.assign(2 * images[:1, :, 15:30, 30:45] - 1), dim=1)
+    torch.testing.assert_close(histogram[0, 7], shares.mean(dim=(0, 2, 3)))
+    with pytest.raises(ValueError, match="cell_colours must be a non-negative integer"):
+        build_model("rn", CFG.replace(cell_colours=-1))
+
+
+def test_cell_colours_tell_the_palette_apart_linearly_from_the_start():
+    """The 7 palette colours' class distributions are linearly independent at initialisation (every seed tried),
+    so g's first layer can read off each colour's share of a cell before the histogram has learned anything."""
+    from srnlib.sortofclevr.models import CellColours
+    from srnlib.sortofclevr.rendering import PALETTE
+    for seed in range(5):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            shares = CellColours(16).assign(2 * PALETTE.view(-1, 3, 1, 1) - 1).softmax(dim=1).flatten(1)  # (7, 16)
+        assert torch.linalg.matrix_rank(shares.double(), tol=1e-3) == 7
