@@ -82,6 +82,8 @@ RUNS: dict[str, tuple[str, dict]] = {
     # from the paper; run with --epochs 12)
     "cell-colours": ("rn", {"cell_colours": 16}),
     "srn-cell-colours": ("rn_srn", {"cell_colours": 16}),
+    "cell-colours-bn": ("rn", {"cell_colours": 16, "cell_colours_norm": True}),  # the histogram batch-normalised
+    "srn-cell-colours-bn": ("rn_srn", {"cell_colours": 16, "cell_colours_norm": True}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 

@@ -145,6 +145,7 @@ class SortOfClevrConfig(ExperimentConfig):
     stem: str = "conv-bn-relu"  # the order of each conv layer's parts (models.ConvObjects; the sweep)
     cell_rgb: bool = False  # append each cell's mean colour to its conv features (a deviation; the sweep)
     cell_colours: int = 0  # append each cell's learned K-class colour histogram (models.CellColours; the sweep)
+    cell_colours_norm: bool = False  # batch-normalise that histogram's classes over the cells (the sweep)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -68,19 +68,28 @@ class CellColours(nn.Module):
     each colour's share of a cell exactly; with mean RGB it cannot (7 colours in 3 numbers). The 1 x 1 conv starts
     with weights of standard deviation ``sharpness`` (it does not know the palette: any colour gets some
     distribution over the K classes; at K = 16 and 1.0 the palette's closest two distributions are 0.14-0.3 apart
-    over 20 seeds, sharper starts collapse colours onto one class) and is trained with the rest of the network. A deviation from the paper's perception (``SortOfClevrConfig.cell_colours``).
+    over 20 seeds, sharper starts collapse colours onto one class) and is trained with the rest of the network.
+    A deviation from the paper's perception (``SortOfClevrConfig.cell_colours``).
+
+    ``normalise=True`` batch-normalises each class's share over the batch's cells: an object covers at most ~44 %
+    of a cell and the white background most of every cell, so the raw shares of the object colours are small
+    numbers that g's first layer needs large weights (many Adam steps) to read.
     """
 
-    def __init__(self, classes: int, sharpness: float = 1.0):
+    def __init__(self, classes: int, sharpness: float = 1.0, normalise: bool = False):
         super().__init__()
         check_positive(classes, "classes", integer=True)
         self.assign = nn.Conv2d(3, classes, kernel_size=1)
         nn.init.normal_(self.assign.weight, std=sharpness)
         nn.init.zeros_(self.assign.bias)
+        self.norm = nn.BatchNorm2d(classes) if normalise else None
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         shares = torch.softmax(self.assign(2 * images - 1), dim=1)  # (B, K, 75, 75), each pixel's classes sum to 1
-        return cell_mean_rgb(shares)  # (B, 25, K): the same 15 x 15 px average pooling, per class
+        histogram = nn.functional.adaptive_avg_pool2d(shares, GRID)  # (B, K, 5, 5): per class, the cell's mean
+        if self.norm is not None:
+            histogram = self.norm(histogram)
+        return histogram.flatten(2).transpose(1, 2)  # (B, 25, K), row-major cells
 
 
 ELEMENT_DIM = element_dim()  # 26: the paper's elements (24 channels + (x, y))
@@ -98,11 +107,12 @@ class ConvObjects(nn.Module):
     batch norm and ReLU; the cells do not overlap, so a cell's features describe its own pixels only).
     ``cell_rgb=True`` appends each cell's mean colour (the image average-pooled to 5 x 5) to its features: objects
     (B, 25, 29), a deviation from the paper (see ``SortOfClevrConfig.cell_rgb``); ``cell_colours=K`` appends each
-    cell's learned colour histogram (``CellColours``, K values) after them.
+    cell's learned colour histogram (``CellColours``, K values; batch-normalised with ``cell_colours_norm``) after
+    them.
     """
 
     def __init__(self, channels: int = CHANNELS, stem: str = "conv-bn-relu", cell_rgb: bool = False,
-                 cell_colours: int = 0):
+                 cell_colours: int = 0, cell_colours_norm: bool = False):
         super().__init__()
         if stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
@@ -116,7 +126,7 @@ class ConvObjects(nn.Module):
         self.convs = nn.Sequential(*layers)
         if cell_colours < 0 or not isinstance(cell_colours, int):
             raise ValueError(f"cell_colours must be a non-negative integer, got {cell_colours!r}")
-        self.colours = CellColours(cell_colours) if cell_colours else None
+        self.colours = CellColours(cell_colours, normalise=cell_colours_norm) if cell_colours else None
         self.register_buffer("coordinates", cell_coordinates(), persistent=False)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,7 +207,8 @@ class RelationNetwork(nn.Module):
         # H_agg is made first: a seed gives the same initial weights as before the SRN became one module
         dim = element_dim(config.cell_rgb, cell_colours=config.cell_colours)
         agg = SetEncoder(dim, config.refiner.embed_dim, hidden=config.refiner.agg_hidden) if srn else None
-        self.objects = ConvObjects(stem=config.stem, cell_rgb=config.cell_rgb, cell_colours=config.cell_colours)
+        self.objects = ConvObjects(stem=config.stem, cell_rgb=config.cell_rgb, cell_colours=config.cell_colours,
+                                   cell_colours_norm=config.cell_colours_norm)
         self.refiner = SRN(CHANNELS * GRID * GRID, dim, config.refiner, agg) if srn else None
         self.relations = _head(config, dim)
 
