@@ -6,7 +6,8 @@ from srnlib.sortofclevr import generate
 from srnlib.config import SortOfClevrConfig
 from srnlib.sortofclevr.models import ELEMENT_DIM, RelationHead, build_model, grid_state_vectors
 
-CFG = SortOfClevrConfig.from_profile("smoke").replace(refiner={"embed_dim": 32, "agg_hidden": 32, "steps": 2,
+CFG = SortOfClevrConfig.from_profile("smoke").replace(cell_colours=0, cell_colours_norm=False,  # the paper's cells
+                                                   refiner={"embed_dim": 32, "agg_hidden": 32, "steps": 2,
                                                                "lr": 0.5})
 
 

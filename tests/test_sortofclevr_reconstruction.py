@@ -9,7 +9,7 @@ from srnlib.report import PAPER
 from srnlib.sortofclevr import experiment, generate, plots
 from srnlib.sortofclevr import reconstruction as recon
 from srnlib.config import SortOfClevrConfig
-from srnlib.sortofclevr.models import ELEMENT_DIM, build_model
+from srnlib.sortofclevr.models import ELEMENT_DIM, build_model, element_dim
 
 matplotlib.use("Agg")
 CFG = SortOfClevrConfig.from_profile("smoke").replace(rn_hidden=16, refiner={"embed_dim": 16, "agg_hidden": 16,
@@ -46,7 +46,7 @@ def test_the_decoder_rejects_bad_input():
 def test_generator_sets_are_what_the_relational_head_reads(kind, images):
     model = build_model(kind, CFG).eval()
     sets = recon.generator_sets(model, images, batch_size=4)
-    assert sets.shape == (6, 25, ELEMENT_DIM) and not sets.requires_grad
+    assert sets.shape == (6, 25, element_dim(cell_colours=CFG.cell_colours)) and not sets.requires_grad
     torch.testing.assert_close(sets, model.object_set(images).detach())
     with pytest.raises(ValueError, match="images must have shape"):
         recon.generator_sets(model, images[:, :, :64, :64])
