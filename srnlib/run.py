@@ -327,7 +327,7 @@ def _main(argv: list[str] | None = None) -> int:
     candidates = [nb for nb in notebooks if nb not in lacking and experiment_of(nb)
                   and profiles.is_candidate(experiment_of(nb), profile)]
     for notebook in candidates:
-        print(f"{notebook.stem}: skipped, its {profile!r} settings are a candidate with nothing shipped (running it "
+        print(f"{notebook.stem}: skipped, its {profile!r} models are not all shipped (running it "
               f"would train for CPU-hours; see profiles.CANDIDATE_PROFILES)")
     lacking += candidates
     notebooks = [nb for nb in notebooks if nb not in lacking]
