@@ -228,3 +228,13 @@ def test_clutrr_long_trains_its_share_and_ships_the_papers_number(isolated_home,
     table = capsys.readouterr().out
     assert f"| RN + SRN | 0 | 1 of 1 | {metrics['test_accuracy']:.1f} |" in table
     assert "2 of 3 models not shipped yet" in table
+
+
+def test_sortofclevr_rotation_detail_scores_per_angle_most_and_all_angles(isolated_home, capsys):
+    detail = load("sortofclevr_rotation_detail")
+    right = torch.tensor([[True] * 10, [True] * 9 + [False], [True] * 5 + [False] * 5, [False] * 10])
+    assert detail.rotation_scores(right) == {"per_angle": pytest.approx(60.0), "most_angles": 50.0, "all_angles": 25.0}
+    detail.main(["--profile", "smoke"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0].split() for line in lines] == [
+        ["rn", "Synthetic"], ["rn", "Dataset"], ["rn_srn", "Synthetic"], ["rn_srn", "Dataset"]]
