@@ -263,6 +263,12 @@ def shipped_checkpoints(root: str | os.PathLike | None = None) -> list[Path]:
     return sorted(found)
 
 
+def experiment_checkpoints(experiment: str, root: str | os.PathLike | None = None) -> list[tuple[Path, dict]]:
+    """``(path, manifest)`` of every shipped checkpoint whose manifest names ``experiment``, under ``root``."""
+    pairs = [(path, read_manifest(path)) for path in shipped_checkpoints(root)]
+    return [(path, manifest) for path, manifest in pairs if manifest["experiment"] == experiment]
+
+
 def verify(root: str | os.PathLike | None = None) -> dict[Path, str | None]:
     """{shipped checkpoint: None when it verifies and loads, else the problem}."""
     results = {}

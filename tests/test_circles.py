@@ -427,10 +427,7 @@ def test_every_shipped_circles_checkpoint_loads_into_the_model_its_profile_build
     """A refactor that renames a parameter, or a settings change that orphans a shipped run, fails here."""
     from srnlib import paths, profiles, shipped
 
-    for path in shipped.shipped_checkpoints(paths.repo_root() / "shipped"):
-        manifest = shipped.read_manifest(path)
-        if manifest["experiment"] != "circles":
-            continue
+    for path, manifest in shipped.experiment_checkpoints("circles", paths.repo_root() / "shipped"):
         cfg = profiles.get("circles", manifest["profile"])
         assert profiles.settings_hash(dict(cfg)) == manifest["settings_hash"], f"{path.name}: settings changed"
         model = models.build_model(manifest["name"], CirclesConfig.from_settings(cfg))

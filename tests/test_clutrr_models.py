@@ -68,10 +68,7 @@ def test_every_shipped_clutrr_checkpoint_loads_strictly_into_todays_model():
     from srnlib.clutrr.models import build_model
 
     checked = 0
-    for path in shipped.shipped_checkpoints(paths.repo_root() / "shipped"):
-        manifest = shipped.read_manifest(path)
-        if manifest["experiment"] != "clutrr":
-            continue
+    for path, manifest in shipped.experiment_checkpoints("clutrr", paths.repo_root() / "shipped"):
         cfg = profiles.get("clutrr", manifest["profile"])
         settings = experiment.run_settings(cfg)
         assert profiles.settings_hash(settings) == manifest["settings_hash"], f"{path.name}: settings changed"

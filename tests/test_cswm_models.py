@@ -93,10 +93,7 @@ def test_every_shipped_cswm_checkpoint_loads_into_the_model_its_profile_builds()
     from srnlib import paths, profiles, shipped
     from srnlib.cswm import experiment
 
-    for path in shipped.shipped_checkpoints(paths.repo_root() / "shipped"):
-        manifest = shipped.read_manifest(path)
-        if manifest["experiment"] != "cswm":
-            continue
+    for path, manifest in shipped.experiment_checkpoints("cswm", paths.repo_root() / "shipped"):
         game, kind, objects = re.fullmatch(r"(\w+)_(cswm|srn)_k(\d+)", manifest["name"]).groups()
         stored = manifest["settings"]
         n_actions = stored["action_dim"] * (1 if stored["copy_action"] else int(objects))

@@ -191,3 +191,14 @@ def test_shipped_manifests_lists_the_shipped_jobs_in_order_and_counts_the_rest(i
     (shipped_dir / done[0].with_suffix(".json").name).write_text(json.dumps(manifest))
     manifests, missing = shipped.shipped_manifests({"b": done[0], "a": done[1], "c": done[1].with_name("c.pt")})
     assert list(manifests) == ["b"] and manifests["b"]["metrics"] == {"m": 1.0} and missing == 2
+
+
+def test_experiment_checkpoints_lists_one_experiments_shipped_files_with_their_manifests():
+    from srnlib import paths
+
+    everything = shipped.shipped_checkpoints(paths.repo_root() / "shipped")
+    by_experiment = {name: shipped.experiment_checkpoints(name, paths.repo_root() / "shipped")
+                     for name in ("circles", "cswm", "clutrr", "sortofclevr")}
+    assert sorted(path for pairs in by_experiment.values() for path, _ in pairs) == everything
+    assert all(manifest["experiment"] == name for name, pairs in by_experiment.items() for _, manifest in pairs)
+    assert shipped.experiment_checkpoints("circles", paths.repo_root() / "no such folder") == []

@@ -222,10 +222,7 @@ def test_every_shipped_sortofclevr_checkpoint_loads_strictly_into_todays_model()
     from srnlib.sortofclevr.reconstruction import ImageDecoder
 
     checked = 0
-    for path in shipped.shipped_checkpoints(paths.repo_root() / "shipped"):
-        manifest = shipped.read_manifest(path)
-        if manifest["experiment"] != "sortofclevr":
-            continue
+    for path, manifest in shipped.experiment_checkpoints("sortofclevr", paths.repo_root() / "shipped"):
         cfg = profiles.get("sortofclevr", manifest["profile"])
         assert profiles.settings_hash(dict(cfg)) == manifest["settings_hash"], f"{path.name}: settings changed"
         state = shipped.load_shipped(path, cfg)
