@@ -217,7 +217,7 @@ def test_a_notebook_whose_profile_is_a_candidate_is_skipped_and_named(isolated_h
     folder.mkdir()
     write_notebook(folder / "03_candidate.ipynb", "raise RuntimeError('must not train for hours')")
     assert run.main(["--profile", "long", "--notebooks", str(folder)]) == 0
-    assert "03_candidate: skipped, its 'long' settings are a candidate" in capsys.readouterr().out
+    assert "03_candidate: skipped, its 'long' models are not all shipped" in capsys.readouterr().out
     assert not (isolated_home / "runs" / "long").exists() or not any((isolated_home / "runs" / "long").iterdir())
 
 
