@@ -48,6 +48,9 @@ RENAMES = {  # experiment -> {old top-level setting: new name (refiner.<x> for t
 # refiner settings the old code did not read from the settings (the value it used instead)
 DEFAULTS = {"responsibility": {"grad_clip": 1.0}, "sortofclevr": {"momentum": 0.0}, "cswm": {"momentum": 0.0},
             "clutrr": {"momentum": 0.0}, "circles": {}}
+# settings added to an experiment's profiles after the renames, with the value that gives the old code's behaviour
+# (the old checkpoints and settings have no such key): a migrated old run is today's run with these values
+ADDED_SETTINGS = {"sortofclevr": {"cell_colours": 0, "cell_colours_norm": False}}
 STATE_RENAMES = (("embed.", "refiner.embed."), ("refiner.set_encoder.", "refiner.loop.set_encoder."),
                  ("refiner.graph_encoder.", "refiner.loop.graph_encoder."))
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")  # the only persistent buffers of srnlib's models
