@@ -314,15 +314,16 @@ def furthest_questions(colours: np.ndarray) -> torch.Tensor:
 
 
 def answers_under_rotation(model: nn.Module, tables: np.ndarray, colours: np.ndarray, angles: int,
-                           batch_size: int = 256) -> torch.Tensor:
+                           batch_size: int = 256, inner_steps: int | None = None) -> torch.Tensor:
     """The model's furthest-object answers for every table at ``angles`` evenly spaced rotations about its centroid.
 
-    tables (N, 6, 4), colours (N,) -> answers (N, angles), rendered after ``shift_inside``.
+    tables (N, 6, 4), colours (N,) -> answers (N, angles), rendered after ``shift_inside``. ``inner_steps``: an
+    RN+SRN's number of refinement steps for these answers (None: its own).
     """
     rotated = rotations(tables, angles)
     images = render(rotated.reshape(-1, *rotated.shape[-2:]).astype(np.float32))
     questions = furthest_questions(np.repeat(np.asarray(colours), angles))
-    return predict(model, images, questions, batch_size).view(len(tables), angles)
+    return predict(model, images, questions, batch_size, inner_steps).view(len(tables), angles)
 
 
 def rotations(tables: np.ndarray, angles: int) -> np.ndarray:
