@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import torch
 
 from srnlib import profiles
 from srnlib.sortofclevr import experiment
-from srnlib.sortofclevr.data import sample_easy
 
 
 def rotation_scores(right: torch.Tensor) -> dict[str, float]:
@@ -36,24 +34,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inner-steps", default="", help="comma-separated step counts for the RN + SRN")
     args = parser.parse_args(argv)
     cfg = profiles.get("sortofclevr", args.profile)
-    angles = cfg["robust_angles"]
-    tables, colour, truth = experiment.synthetic_tables(cfg, args.seed)
-    easy = sample_easy(cfg["robust_images"], seed=args.seed + 1)  # as experiment.robustness_dataset
+    models = {kind: experiment.load_or_train(kind, cfg, args.seed)[0] for kind in experiment.KINDS}
     runs = [(kind, None) for kind in experiment.KINDS]
     runs += [("rn_srn", int(steps)) for steps in filter(None, args.inner_steps.split(","))]
+    test_set = experiment.datasets(cfg)[2] if len(runs) > len(experiment.KINDS) else None
     for kind, steps in runs:
-        model, _ = experiment.load_or_train(kind, cfg, args.seed)
-        synthetic = experiment.answers_under_rotation(model, tables, np.full(len(tables), colour), angles,
-                                                      inner_steps=steps) == truth
-        dataset = experiment.answers_under_rotation(model, easy.objects, easy.colours, angles, inner_steps=steps)
-        dataset = dataset == torch.from_numpy(easy.answers).unsqueeze(1)
         name = kind if steps is None else f"{kind} with {steps} steps"
-        for task, right in (("Synthetic", synthetic), ("Dataset", dataset)):
-            s = rotation_scores(right)
-            print(f"{name}, {task}: right per angle {s['per_angle']:5.1f} %, at >= 90 % of the {angles} angles "
-                  f"{s['most_angles']:5.1f} %, at all (Table 2) {s['all_angles']:5.1f} %")
+        for task, right_under_rotation in (("Synthetic", experiment.right_under_rotation_synthetic),
+                                           ("Dataset", experiment.right_under_rotation_dataset)):
+            s = rotation_scores(right_under_rotation(models[kind], cfg, args.seed, inner_steps=steps))
+            print(f"{name}, {task}: right per angle {s['per_angle']:5.1f} %, at >= 90 % of the "
+                  f"{cfg['robust_angles']} angles {s['most_angles']:5.1f} %, at all (Table 2) {s['all_angles']:5.1f} %")
         if steps is not None:
-            scores = experiment.accuracy_by_category(model, experiment.datasets(cfg)[2], inner_steps=steps)
+            scores = experiment.accuracy_by_category(models[kind], test_set, inner_steps=steps)
             print(f"{name}, test: furthest {scores['furthest']:5.1f} %, closest {scores['closest']:5.1f} %")
 
 

@@ -363,18 +363,32 @@ def synthetic_tables(cfg, seed: int = 0) -> tuple[np.ndarray, int, int]:
     return shift_inside(translate(easy.objects[0], offsets)), int(easy.colours[0]), int(easy.answers[0])
 
 
+def right_under_rotation_synthetic(model: nn.Module, cfg, seed: int = 0,
+                                   inner_steps: int | None = None) -> torch.Tensor:
+    """Whether ``model`` answers the Synthetic task right: bool (robust_positions, robust_angles), one row per
+    translation of one easy table, one column per rotation (``inner_steps``: an RN+SRN's steps, None: its own)."""
+    tables, colour, truth = synthetic_tables(cfg, seed)
+    return answers_under_rotation(model, tables, np.full(len(tables), colour), cfg["robust_angles"],
+                                  inner_steps=inner_steps) == truth
+
+
+def right_under_rotation_dataset(model: nn.Module, cfg, seed: int = 0,
+                                 inner_steps: int | None = None) -> torch.Tensor:
+    """Whether ``model`` answers the Dataset task right: bool (robust_images, robust_angles), one row per new easy
+    table, one column per rotation (``inner_steps``: an RN+SRN's steps, None: its own)."""
+    easy = sample_easy(cfg["robust_images"], seed=seed + 1)
+    answers = answers_under_rotation(model, easy.objects, easy.colours, cfg["robust_angles"], inner_steps=inner_steps)
+    return answers == torch.from_numpy(easy.answers).unsqueeze(1)
+
+
 def robustness_synthetic(model: nn.Module, cfg, seed: int = 0) -> float:
     """Percent of ``robust_positions`` translations of one easy table answered right at all ``robust_angles``."""
-    tables, colour, truth = synthetic_tables(cfg, seed)
-    answers = answers_under_rotation(model, tables, np.full(len(tables), colour), cfg["robust_angles"])
-    return float(100 * (answers == truth).all(dim=1).float().mean())
+    return float(100 * right_under_rotation_synthetic(model, cfg, seed).all(dim=1).float().mean())
 
 
 def robustness_dataset(model: nn.Module, cfg, seed: int = 0) -> float:
     """Percent of ``robust_images`` new easy tables answered right at all ``robust_angles`` rotations."""
-    easy = sample_easy(cfg["robust_images"], seed=seed + 1)
-    answers = answers_under_rotation(model, easy.objects, easy.colours, cfg["robust_angles"])
-    return float(100 * (answers == torch.from_numpy(easy.answers).unsqueeze(1)).all(dim=1).float().mean())
+    return float(100 * right_under_rotation_dataset(model, cfg, seed).all(dim=1).float().mean())
 
 
 def evaluate(model: nn.Module, cfg, test_set: SortOfClevrDataset, seed: int = 0) -> dict[str, float]:

@@ -124,7 +124,7 @@ class ConvObjects(nn.Module):
             width = channels
         self.cell_rgb = cell_rgb
         self.convs = nn.Sequential(*layers)
-        if cell_colours < 0 or not isinstance(cell_colours, int):
+        if not isinstance(cell_colours, int) or cell_colours < 0:
             raise ValueError(f"cell_colours must be a non-negative integer, got {cell_colours!r}")
         self.colours = CellColours(cell_colours, normalise=cell_colours_norm) if cell_colours else None
         self.register_buffer("coordinates", cell_coordinates(), persistent=False)
@@ -213,8 +213,8 @@ class RelationNetwork(nn.Module):
         self.relations = _head(config, dim)
 
     def object_set(self, images: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
-        """The set the relational head sees: (B, 25, element_dim(...)) (26 by default), refined when the model has a refiner (``inner_steps``:
-        the SRN's number of steps for this call, None: its own)."""
+        """The set the relational head sees: (B, 25, element_dim(...)) (26 by default), refined when the model has a
+        refiner (``inner_steps``: the SRN's number of steps for this call, None: its own)."""
         objects, feature_map = self.objects(images)
         if self.refiner is None:
             return objects

@@ -79,8 +79,9 @@ def _check_model(model) -> None:
 
 @torch.no_grad()
 def generator_sets(model: RelationNetwork, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
-    """The frozen set generator's sets: images (N, 3, 75, 75) -> (N, 25, D) (D = 26 for the paper's cells), in eval mode and without gradients
-    (for RN+SRN the refined set, as its relational head sees it). The model's parameters are not touched."""
+    """The frozen set generator's sets: images (N, 3, 75, 75) -> (N, 25, D) (D = 26 for the paper's cells), in eval
+    mode and without gradients (for RN+SRN the refined set, as its relational head sees it). The model's parameters
+    are not touched."""
     _check_model(model)
     if not torch.is_tensor(images) or images.dim() != 4 or tuple(images.shape[1:]) != (3, IMAGE_SIZE, IMAGE_SIZE):
         shape = tuple(images.shape) if torch.is_tensor(images) else type(images).__name__
