@@ -40,10 +40,9 @@ def main(argv: list[str] | None = None) -> None:
     test_set = experiment.datasets(cfg)[2] if len(runs) > len(experiment.KINDS) else None
     for kind, steps in runs:
         name = kind if steps is None else f"{kind} with {steps} steps"
-        for task, right_under_rotation in (("Synthetic", experiment.right_under_rotation_synthetic),
-                                           ("Dataset", experiment.right_under_rotation_dataset)):
-            s = rotation_scores(right_under_rotation(models[kind], cfg, args.seed, inner_steps=steps))
-            print(f"{name}, {task}: right per angle {s['per_angle']:5.1f} %, at >= 90 % of the "
+        for task in experiment.ROBUSTNESS_TASKS:
+            s = rotation_scores(experiment.right_under_rotation(models[kind], cfg, task, args.seed, inner_steps=steps))
+            print(f"{name}, {task.capitalize()}: right per angle {s['per_angle']:5.1f} %, at >= 90 % of the "
                   f"{cfg['robust_angles']} angles {s['most_angles']:5.1f} %, at all (Table 2) {s['all_angles']:5.1f} %")
         if steps is not None:
             scores = experiment.accuracy_by_category(models[kind], test_set, inner_steps=steps)

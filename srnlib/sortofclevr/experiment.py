@@ -363,39 +363,30 @@ def synthetic_tables(cfg, seed: int = 0) -> tuple[np.ndarray, int, int]:
     return shift_inside(translate(easy.objects[0], offsets)), int(easy.colours[0]), int(easy.answers[0])
 
 
-def right_under_rotation_synthetic(model: nn.Module, cfg, seed: int = 0,
-                                   inner_steps: int | None = None) -> torch.Tensor:
-    """Whether ``model`` answers the Synthetic task right: bool (robust_positions, robust_angles), one row per
-    translation of one easy table, one column per rotation (``inner_steps``: an RN+SRN's steps, None: its own)."""
-    tables, colour, truth = synthetic_tables(cfg, seed)
-    return answers_under_rotation(model, tables, np.full(len(tables), colour), cfg["robust_angles"],
-                                  inner_steps=inner_steps) == truth
+ROBUSTNESS_TASKS = ("synthetic", "dataset")
 
 
-def right_under_rotation_dataset(model: nn.Module, cfg, seed: int = 0,
-                                 inner_steps: int | None = None) -> torch.Tensor:
-    """Whether ``model`` answers the Dataset task right: bool (robust_images, robust_angles), one row per new easy
-    table, one column per rotation (``inner_steps``: an RN+SRN's steps, None: its own)."""
-    easy = sample_easy(cfg["robust_images"], seed=seed + 1)
-    answers = answers_under_rotation(model, easy.objects, easy.colours, cfg["robust_angles"], inner_steps=inner_steps)
-    return answers == torch.from_numpy(easy.answers).unsqueeze(1)
-
-
-def robustness_synthetic(model: nn.Module, cfg, seed: int = 0) -> float:
-    """Percent of ``robust_positions`` translations of one easy table answered right at all ``robust_angles``."""
-    return float(100 * right_under_rotation_synthetic(model, cfg, seed).all(dim=1).float().mean())
-
-
-def robustness_dataset(model: nn.Module, cfg, seed: int = 0) -> float:
-    """Percent of ``robust_images`` new easy tables answered right at all ``robust_angles`` rotations."""
-    return float(100 * right_under_rotation_dataset(model, cfg, seed).all(dim=1).float().mean())
+def right_under_rotation(model: nn.Module, cfg, task: str, seed: int = 0, inner_steps: int | None = None):
+    """Whether ``model`` answers a robustness task right: bool (configurations, robust_angles). ``task``
+    "synthetic": one easy table translated to ``robust_positions`` positions; "dataset": ``robust_images`` new easy
+    tables; each turned through ``robust_angles`` rotations (``inner_steps``: an RN+SRN's steps, None: its own)."""
+    if task == "synthetic":
+        tables, colour, truth = synthetic_tables(cfg, seed)
+        colours = np.full(len(tables), colour)
+    elif task == "dataset":
+        easy = sample_easy(cfg["robust_images"], seed=seed + 1)
+        tables, colours, truth = easy.objects, easy.colours, torch.from_numpy(easy.answers).unsqueeze(1)
+    else:
+        raise ValueError(f"task must be one of {ROBUSTNESS_TASKS}, got {task!r}")
+    return answers_under_rotation(model, tables, colours, cfg["robust_angles"], inner_steps=inner_steps) == truth
 
 
 def evaluate(model: nn.Module, cfg, test_set: SortOfClevrDataset, seed: int = 0) -> dict[str, float]:
-    """Table 2's row for one model: accuracy per category plus both robustness scores, in percent."""
+    """Table 2's row for one model: accuracy per category plus both robustness scores, in percent (robust: right at
+    all ``robust_angles`` rotations)."""
     scores = {key: value for key, value in accuracy_by_category(model, test_set).items() if key in REPORTED}
-    scores["robust_synthetic"] = robustness_synthetic(model, cfg, seed)
-    scores["robust_dataset"] = robustness_dataset(model, cfg, seed)
+    for task in ROBUSTNESS_TASKS:
+        scores[f"robust_{task}"] = float(100 * right_under_rotation(model, cfg, task, seed).all(dim=1).float().mean())
     return scores
 
 
