@@ -85,6 +85,7 @@ def tsne_claim_holds(smoothness: dict) -> bool:
 # Table 2 (notebook 03)
 
 COLOUR_BLIND_MARGIN = 10.0  # points above the colour-blind answerer that show a model finds the named object
+ABLATION_MARGIN = 10.0  # points of furthest accuracy the 0-step ablation must cost (the paper: 96 -> 63 %)
 
 
 def sortofclevr_claims(table2: dict, ablation: dict, colour_blind: dict | None = None) -> dict[str, bool]:
@@ -96,7 +97,8 @@ def sortofclevr_claims(table2: dict, ablation: dict, colour_blind: dict | None =
     rn, srn = table2["rn"], table2["rn_srn"]
     claims = {"RN + SRN furthest >= RN furthest": srn["furthest"] >= rn["furthest"],
               "RN + SRN Synthetic robustness >= RN's + 30 points": srn["robust_synthetic"] >= rn["robust_synthetic"] + 30,
-              "0 inner steps lower RN + SRN's furthest accuracy": ablation["furthest"] < srn["furthest"]}
+              "0 inner steps lower RN + SRN's furthest accuracy by >= 10 points":
+                  ablation["furthest"] <= srn["furthest"] - ABLATION_MARGIN}
     if colour_blind is not None:
         level = colour_blind["non_relational"] + COLOUR_BLIND_MARGIN
         claims["both models find the named object (non-relational >= colour-blind + 10 points)"] = (
