@@ -239,3 +239,25 @@ def test_sortofclevr_rotation_detail_scores_per_angle_most_and_all_angles(isolat
     assert [line.split(":")[0] for line in lines] == [
         "rn, Synthetic", "rn, Dataset", "rn_srn, Synthetic", "rn_srn, Dataset", "rn_srn with 0 steps, Synthetic",
         "rn_srn with 0 steps, Dataset", "rn_srn with 0 steps, test"]
+
+
+def test_sortofclevr_refiner_probe_measures_the_loop_and_fine_tunes_a_copy_without_saving_it(isolated_home):
+    probe = load("sortofclevr_refiner_probe")
+    probe.main(["--profile", "smoke", "--positions", "2"])  # trains and caches the smoke RN + SRN, then probes it
+    checkpoints = sorted((isolated_home / "checkpoints" / "sortofclevr").glob("rn_srn.smoke.seed0.*.pt"))
+    assert len(checkpoints) == 1
+    before = checkpoints[0].read_bytes()
+    probe.main(["--profile", "smoke", "--positions", "2", "--name", "lr2", "--set", "refiner.lr=2.0",
+                "--updates", "2"])
+    assert checkpoints[0].read_bytes() == before  # the fine-tuned copy is never saved over the cached model
+    shipped, tuned = json.loads((isolated_home / "results" / "sweeps" / "sortofclevr_refiner_probe.json").read_text())
+    assert (shipped["updates"], tuned["updates"], tuned["overrides"]) == (0, 2, {"refiner.lr": 2.0})
+    assert shipped["settings_hash"] != tuned["settings_hash"]
+    for row in (shipped, tuned):
+        assert row["inner"]["loss_s0"] > 0 and row["inner"]["move"] > 0  # the loop moved the set
+        assert 0 <= row["synthetic_robust"] <= row["synthetic_pairs_right"] <= 100
+        assert set(row["val"]) == set(row["val_0_steps"]) == set(probe.RESULTS)
+    table = (isolated_home / "results" / "sweeps" / "sortofclevr_refiner_probe.md").read_text()
+    assert "| shipped (smoke) | 0 | - (shipped) |" in table and "| lr2 (smoke) | 0 | refiner.lr=2.0 | 2 |" in table
+    with pytest.raises(SystemExit):
+        probe.main(["--profile", "smoke", "--updates", "0"])
