@@ -2,14 +2,16 @@
 
     .venv/bin/python scripts/circles_training_curve.py --kind srn --epochs 48 --every 8 [--profile quick] [--seed 0]
         [--set n=16 --set d=10 --set max_circles=10 --set refiner.lr=30.0]
+    .venv/bin/python scripts/circles_training_curve.py --kind srn --profile long --epochs 60 --every 5 --continue
 
 Trains the ``--kind`` model (baseline or srn) with the profile's settings except ``--epochs`` (and any ``--set``),
 through ``srnlib.circles.experiment.load_or_train``: its checkpoint is keyed by the settings (with the profile's
 own epochs it is notebook 01's checkpoint, otherwise one of its own), saved every epoch and resumed after a kill.
 Every ``--every`` epochs (counted from the start, or from a resume) and after the last it scores Table 1 on the
-test set of those settings; the SRN also with 0 inner steps (decoding its own S0). Prints a markdown table and the final model's miscounts (``experiment.circle_sharing``,
-notebook 01's section 7), and writes both with the numbers to
-``runs/curves/circles.<kind>.<profile>[.<key>-<value>...].seed<seed>.epochs<epochs>.json`` (git-ignored).
+test set of those settings; the SRN also with 0 inner steps (decoding its own S0). Prints a markdown table and
+the final model's miscounts (``experiment.circle_sharing``, notebook 01's section 7), and writes both with the
+numbers to ``runs/curves/circles.<kind>.<profile>[.<key>-<value>...].seed<seed>.epochs<epochs>.json`` (git-ignored).
+``--continue`` starts from the profile's finished model (shipped or cached) and trains only the extra epochs.
 Run the two kinds as two processes (``OMP_NUM_THREADS=1`` each) to use two cores.
 """
 from __future__ import annotations
@@ -20,7 +22,8 @@ import json
 import re
 from pathlib import Path
 
-from srnlib import paths, profiles, results
+from srnlib import paths, profiles, results, shipped, train
+from srnlib.train import checkpoint_path
 from srnlib.paper import CIRCLE_COUNTS as COUNTS
 from srnlib.circles import experiment
 
@@ -115,14 +118,45 @@ def write_curve(path: Path, record: dict) -> None:
     path.write_text(json.dumps(record, indent=2) + "\n")
 
 
+def continue_from_profile(parser: argparse.ArgumentParser, args, cfg: dict) -> None:
+    """``--continue``: unless this run's checkpoint exists, make it from the profile's own finished checkpoint of the
+    same kind, seed and ``--set`` (the shipped copy, its sha256 checked against its manifest, else the cached one),
+    re-keyed to ``--epochs`` (``train.extend_checkpoint``). Circles trains at a constant learning rate, so the
+    resumed run is the one ``--epochs`` trains from scratch."""
+    target = checkpoint_path(experiment.EXPERIMENT, args.profile, args.seed, cfg, args.kind)
+    if target.exists():
+        return
+    own = dict(cfg, epochs=profiles.get("circles", args.profile)["epochs"])
+    source = checkpoint_path(experiment.EXPERIMENT, args.profile, args.seed, own, args.kind)
+    found = shipped.find_shipped(source)
+    if found is not None:
+        manifest = json.loads(shipped.manifest_path(found).read_text())
+        if shipped.sha256_of(found) != manifest["sha256"]:
+            parser.error(f"{found} does not match the sha256 in its manifest")
+        source = found
+    if not source.exists():
+        parser.error(f"--continue: no finished {args.kind} model of profile {args.profile} seed {args.seed} "
+                     f"({source.name}) to continue from")
+    try:
+        train.extend_checkpoint(source, cfg, target)
+    except ValueError as error:
+        parser.error(str(error))
+    print(f"continuing {source} for epochs {own['epochs'] + 1}-{args.epochs} in {target.name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=experiment.MODEL_KINDS, required=True)
     add_curve_arguments(parser, "--set n=16 --set max_circles=10")
+    parser.add_argument("--continue", dest="continue_run", action="store_true",
+                        help="start from the profile's finished model of this kind and seed (shipped or cached) "
+                             "and train only the extra epochs")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.every < 1:
         parser.error("--epochs and --every must be at least 1")
     cfg = settings_from(parser, args, "circles")
+    if args.continue_run:
+        continue_from_profile(parser, args, cfg)
     train_set, test_set = experiment.datasets(cfg)
     model, history = experiment.load_or_train(args.kind, cfg, args.seed, train_set=train_set,
                                               evaluate=scorer(args.kind, test_set, args.every))

@@ -172,6 +172,29 @@ def load_checkpoint(path: str | os.PathLike, settings: dict | None = None) -> di
     return state
 
 
+def extend_checkpoint(source: str | os.PathLike, settings: dict, destination: str | os.PathLike) -> Path:
+    """Continue a finished run for more epochs: write checkpoint ``source`` to ``destination`` keyed to ``settings``,
+    which must be the source's settings with a larger ``epochs`` and nothing else changed. ``fit`` with ``settings``
+    then resumes after the source's last epoch; since every epoch's order is seeded by (seed, epoch) and the RNG
+    state is restored, that is the run ``settings`` would have trained from the start, *if* no part of training
+    depends on the total number of epochs (a constant learning rate, not ``cosine_lr``): the caller must know that.
+    A damaged source, other changed settings or no extra epochs are a ``ValueError``; -> ``destination``."""
+    state = torch.load(source, map_location="cpu", weights_only=True)
+    problem = checkpoint_problem(state)
+    if problem is not None:
+        raise ValueError(f"source checkpoint {source} {problem}")
+    old, new = json.loads(state["settings"] or "{}"), json.loads(settings_text(settings))
+    changed = sorted(key for key in set(old) | set(new) if key != "epochs" and old.get(key) != new.get(key))
+    if changed or "epochs" not in new:
+        raise ValueError(f"settings may differ from {source}'s only in 'epochs'; these differ: {', '.join(changed)}")
+    if not isinstance(new["epochs"], int) or new["epochs"] <= state["epoch"]:
+        raise ValueError(f"settings['epochs'] must exceed the {state['epoch']} epochs {source} has trained, "
+                         f"got {new['epochs']!r}")
+    state.update(epochs=new["epochs"], settings_hash=settings_hash(dict(settings)), settings=settings_text(settings))
+    save_atomic(state, destination)
+    return Path(destination)
+
+
 def _set_aside(path: Path, reason: str) -> None:
     aside = path.with_name(path.name + ".corrupt")
     os.replace(path, aside)

@@ -261,3 +261,20 @@ def test_sortofclevr_refiner_probe_measures_the_loop_and_fine_tunes_a_copy_witho
     assert "| shipped (smoke) | 0 | - (shipped) |" in table and "| lr2 (smoke) | 0 | refiner.lr=2.0 | 2 |" in table
     with pytest.raises(SystemExit):
         probe.main(["--profile", "smoke", "--updates", "0"])
+
+
+def test_circles_training_curve_continue_trains_only_the_extra_epochs_of_the_profiles_model(isolated_home, capsys):
+    curve = load("circles_training_curve")
+    with pytest.raises(SystemExit):  # nothing to continue from yet
+        curve.main(["--kind", "srn", "--profile", "smoke", "--epochs", "2", "--continue"])
+    assert "no finished srn model of profile smoke seed 0" in capsys.readouterr().err
+    assert curve.main(["--kind", "srn", "--profile", "smoke", "--epochs", "1"]) == 0  # the profile's own model
+    own = sorted((isolated_home / "checkpoints" / "circles").glob("srn.smoke.seed0.*.pt"))
+    assert len(own) == 1
+    assert curve.main(["--kind", "srn", "--profile", "smoke", "--epochs", "2", "--continue"]) == 0
+    assert "for epochs 2-2 in" in capsys.readouterr().out
+    longer = set((isolated_home / "checkpoints" / "circles").glob("srn.smoke.seed0.*.pt")) - set(own)
+    state = torch.load(longer.pop(), weights_only=True)
+    assert (state["epoch"], state["epochs"], len(state["history"])) == (2, 2, 2)
+    first = torch.load(own[0], weights_only=True)
+    assert state["history"][0]["train_loss"] == first["history"][0]["train_loss"]  # epoch 1 was not retrained

@@ -286,3 +286,36 @@ def test_every_experiment_passes_its_settings_to_fit():
         assert calls, module.__name__
         for call in calls:
             assert "settings" in {k.arg for k in call.keywords}, f"{module.__name__} calls fit without settings="
+
+
+def test_an_extended_checkpoint_resumes_into_the_run_with_more_epochs_from_the_start(tmp_path):
+    four = {**SETTINGS, "epochs": 4}
+    direct, direct_history = run(tmp_path / "direct.pt", epochs=4, settings=four)
+    run(tmp_path / "two.pt", epochs=2, settings=SETTINGS)
+    before = (tmp_path / "two.pt").read_bytes()
+    assert train.extend_checkpoint(tmp_path / "two.pt", four, tmp_path / "four.pt") == tmp_path / "four.pt"
+    assert (tmp_path / "two.pt").read_bytes() == before  # the source is left as it was
+    calls = []
+    model, optimizer = build()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # loaded, not set aside
+        history = train.fit(model, optimizer, problem(), lambda m, b: calls.append(1) or step(m, b), epochs=4,
+                            batch_size=16, seed=3, checkpoint=tmp_path / "four.pt", settings=four)
+    assert len(calls) == 2 * 6  # only epochs 3 and 4 trained
+    for a, b in zip(direct.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert [r["train_loss"] for r in history] == [r["train_loss"] for r in direct_history]
+
+
+def test_extending_a_checkpoint_refuses_other_settings_no_extra_epochs_and_damage(tmp_path):
+    run(tmp_path / "two.pt", epochs=2, settings=SETTINGS)
+    with pytest.raises(ValueError, match="differ: lr"):
+        train.extend_checkpoint(tmp_path / "two.pt", {**SETTINGS, "epochs": 4, "lr": 0.5}, tmp_path / "x.pt")
+    with pytest.raises(ValueError, match="must exceed the 2 epochs"):
+        train.extend_checkpoint(tmp_path / "two.pt", SETTINGS, tmp_path / "x.pt")
+    state = torch.load(tmp_path / "two.pt", weights_only=True)
+    next(iter(state["model"].values())).add_(1.0)
+    torch.save(state, tmp_path / "damaged.pt")
+    with pytest.raises(ValueError, match="damaged.pt"):
+        train.extend_checkpoint(tmp_path / "damaged.pt", {**SETTINGS, "epochs": 4}, tmp_path / "x.pt")
+    assert not (tmp_path / "x.pt").exists()
