@@ -45,9 +45,11 @@ def inner_loop_numbers(model, images: torch.Tensor) -> dict:
     objects, feature_map = model.objects(images)
     run = model.refiner(objects, feature_map.flatten(1), return_trajectory=True)
     z = model.refiner.embed(feature_map.flatten(1))
+    encoded = model.refiner.loop.set_encoder(run.sets[0])  # H_agg(S_0), (B, e)
     move = (run.set - run.sets[0]).norm(dim=(1, 2)) / run.sets[0].norm(dim=(1, 2))
     return {"loss_s0": run.losses[0].mean().item(), "loss_sr": run.losses[-1].mean().item(),
-            "z_sq": z.pow(2).sum(1).mean().item(), "move": move.mean().item()}
+            "z_sq": z.pow(2).sum(1).mean().item(), "agg_s0_sq": encoded.pow(2).sum(1).mean().item(),
+            "move": move.mean().item(), "images": len(images)}
 
 
 def probe(name: str, overrides: dict, seed: int, updates: int, lr: float, positions: int,
@@ -99,18 +101,20 @@ def write_table(rows: list[dict]) -> None:
     lines = ["# Sort-of-CLEVR: what the RN + SRN's inner loop does", "",
              "Written by `scripts/sortofclevr_refiner_probe.py`: the shipped `long` RN + SRN, and copies fine-tuned "
              "with other refiner settings (`updates` updates at Adam `ft lr`, warm-up and cosine). Validation set. "
-             "Inner loss per image (200 images): at S_0, at S_r, and ||z||^2; move: ||S_r - S_0|| / ||S_0||. "
+             "Inner loss per image (200 images; `*`: 100 images each counted twice, an early version): at S_0, "
+             "at S_r, ||z||^2 and ||H_agg(S_0)||^2 (`-`: not measured in that row); move: ||S_r - S_0|| / ||S_0||. "
              "`0 steps`: furthest accuracy with the loop switched off. Synthetic: positions x angles of the "
              "robustness task, % of pairs right / % of positions right at every angle.", "",
-             "| name | seed | overrides | updates | ft lr | L(S0) | L(Sr) | z^2 | move | non-rel | rel | furthest "
-             "| closest | furthest, 0 steps | Synthetic pairs | Synthetic robust | CPU-min |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| name | seed | overrides | updates | ft lr | L(S0) | L(Sr) | z^2 | H_agg(S0)^2 | move | non-rel | rel "
+             "| furthest | closest | furthest, 0 steps | Synthetic pairs | Synthetic robust | CPU-min |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         i, v = r["inner"], r["val"]
         overrides = ", ".join(f"{k}={x}" for k, x in r["overrides"].items()) or "- (shipped)"
         lines.append(f"| {r['name']} ({r.get('profile', 'long')}) | {r['seed']} | {overrides} | {r['updates']:,} | "
                      f"{r['finetune_lr'] or '-'} | "
-                     f"{i['loss_s0']:.1f} | {i['loss_sr']:.1f} | {i['z_sq']:.1f} | {i['move']:.2f} | "
+                     f"{i['loss_s0']:.1f}{'' if 'images' in i else '*'} | {i['loss_sr']:.1f} | {i['z_sq']:.1f} | "
+                     f"{format(i['agg_s0_sq'], '.2f') if 'agg_s0_sq' in i else '-'} | {i['move']:.2f} | "
                      f"{v['non_relational']:.1f} | {v['relational']:.1f} | {v['furthest']:.1f} | {v['closest']:.1f} | "
                      f"{r['val_0_steps']['furthest']:.1f} | {r['synthetic_pairs_right']:.1f} | "
                      f"{r['synthetic_robust']:.1f} ({r['positions']} x {r['angles']}) | {r['cpu_seconds'] / 60:.1f} |")

@@ -255,6 +255,7 @@ def test_sortofclevr_refiner_probe_measures_the_loop_and_fine_tunes_a_copy_witho
     assert shipped["settings_hash"] != tuned["settings_hash"]
     for row in (shipped, tuned):
         assert row["inner"]["loss_s0"] > 0 and row["inner"]["move"] > 0  # the loop moved the set
+        assert row["inner"]["images"] == 16 and row["inner"]["agg_s0_sq"] >= 0  # smoke's 16 validation images
         assert 0 <= row["synthetic_robust"] <= row["synthetic_pairs_right"] <= 100
         assert set(row["val"]) == set(row["val_0_steps"]) == set(probe.RESULTS)
     table = (isolated_home / "results" / "sweeps" / "sortofclevr_refiner_probe.md").read_text()
