@@ -38,20 +38,6 @@ def json_path():
     return paths.repo_root() / "results" / "sweeps" / "sortofclevr_refiner_probe.json"
 
 
-@torch.no_grad()
-def inner_loop_numbers(model, images: torch.Tensor) -> dict:
-    """Inner loss at S_0 and S_r, ||z||^2 (means per image) and the set's relative move."""
-    model.eval()
-    objects, feature_map = model.objects(images)
-    run = model.refiner(objects, feature_map.flatten(1), return_trajectory=True)
-    z = model.refiner.embed(feature_map.flatten(1))
-    encoded = model.refiner.loop.set_encoder(run.sets[0])  # H_agg(S_0), (B, e)
-    move = (run.set - run.sets[0]).norm(dim=(1, 2)) / run.sets[0].norm(dim=(1, 2))
-    return {"loss_s0": run.losses[0].mean().item(), "loss_sr": run.losses[-1].mean().item(),
-            "z_sq": z.pow(2).sum(1).mean().item(), "agg_s0_sq": encoded.pow(2).sum(1).mean().item(),
-            "move": move.mean().item(), "images": len(images)}
-
-
 def probe(name: str, overrides: dict, seed: int, updates: int, lr: float, positions: int,
           profile: str = "long") -> dict:
     base = profiles.get("sortofclevr", profile)
@@ -72,7 +58,7 @@ def probe(name: str, overrides: dict, seed: int, updates: int, lr: float, positi
     images = torch.stack([val_set.image(i) for i in range(min(200, len(experiment.ImageQuestions(val_set))))])
     row = {"name": name, "profile": profile, "seed": seed, "overrides": overrides,
            "updates": updates if overrides else 0,
-           "finetune_lr": lr if overrides else None, "inner": inner_loop_numbers(model, images)}
+           "finetune_lr": lr if overrides else None, "inner": dict(model.inner_problem(images), images=len(images))}
     row["val"] = {k: round(v, 2) for k, v in experiment.accuracy_by_category(model, val_set).items() if k in RESULTS}
     row["val_0_steps"] = {k: round(v, 2) for k, v in experiment.accuracy_by_category(model, val_set, inner_steps=0)
                           .items() if k in RESULTS}

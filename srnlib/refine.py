@@ -290,6 +290,33 @@ class GRN(SRN):
                          mask=mask)
 
 
+@torch.no_grad()
+def inner_problem(srn: SRN, S0: torch.Tensor, *inputs, steps: int | None = None) -> dict[str, float]:
+    """How much of its own problem (Eq. 2) an SRN's loop solves on a batch, as means over the batch:
+    ``loss_s0`` L(S_0) and ``loss_sr`` L(S_r); ``solved`` 1 - L(S_r) / L(S_0); ``z_sq`` ||z||^2; ``agg_s0_sq``
+    ||H_agg(S_0)||^2; ``move`` ||S_r - S_0|| / ||S_0||. ``S0`` (batch, n, d) and H_embed's ``inputs`` as for
+    ``srn(S0, *inputs)``; ``steps``: r (default the SRN's own).
+
+    A loop that searches brings L(S_r) well below L(S_0). When H_agg's output is near 0 (L(S_0) ~ ||z||^2) the
+    inner gradient is about -2 J(S)^T z: the loop pushes the set along a learned direction and solves nothing."""
+    if not isinstance(srn, SRN) or isinstance(srn, GRN):
+        raise TypeError(f"srn must be an SRN (not a GRN), got {type(srn).__name__}")
+    check_set(S0, "S0")
+    was_training = srn.training
+    srn.eval()
+    try:
+        run = srn(S0, *inputs, steps=steps, return_trajectory=True)
+        z = srn.embed(*inputs)
+        encoded = srn.loop.set_encoder(S0)
+    finally:
+        srn.train(was_training)
+    loss_s0, loss_sr = run.losses[0].mean().item(), run.losses[-1].mean().item()
+    move = (run.set - S0).flatten(1).norm(dim=1) / S0.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return {"loss_s0": loss_s0, "loss_sr": loss_sr, "solved": 1.0 - loss_sr / max(loss_s0, 1e-12),
+            "z_sq": z.pow(2).sum(1).mean().item(), "agg_s0_sq": encoded.pow(2).sum(1).mean().item(),
+            "move": move.mean().item()}
+
+
 def complete_graph(batch: int, n: int, like: torch.Tensor) -> torch.Tensor:
     """Edge weights of a complete graph without self-loops: (batch, n, n), 1 off the diagonal."""
     eye = torch.eye(n, dtype=like.dtype, device=like.device)

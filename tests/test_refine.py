@@ -268,3 +268,40 @@ def test_no_experiment_wires_its_own_refiner_or_changes_a_step_count():
                     owner = getattr(target, "value", None)
                     assert not (isinstance(target, ast.Attribute) and target.attr == "steps"
                                 and getattr(owner, "id", None) != "self"), f"{path}:{node.lineno} changes a step count"
+
+
+def test_inner_problem_tells_a_loop_that_solves_eq_2_from_one_that_only_pushes():
+    from srnlib import SRN, RefinerConfig
+    from srnlib.refine import inner_problem
+
+    matrix = torch.tensor([[2.0, 0.5], [0.0, 1.0]], dtype=torch.float64)
+    solver = SRN(nn.Identity(), 2, RefinerConfig(steps=300, lr=0.1, agg_hidden=8, momentum=0.5),
+                 agg=LinearSumEncoder(matrix)).double()
+    S0, z = torch.zeros(4, 1, 2, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
+    solved = inner_problem(solver, S0, z)
+    assert solved["solved"] > 0.999 and solved["loss_sr"] < 1e-6  # the known argmin A^-1 z is reached
+    assert solved["agg_s0_sq"] == 0.0 and solved["loss_s0"] == pytest.approx(solved["z_sq"])  # H(0) = 0
+    tiny = SRN(nn.Identity(), 2, RefinerConfig(steps=5, lr=0.1, agg_hidden=8),
+               agg=LinearSumEncoder(1e-4 * matrix)).double()
+    S0 = torch.randn(4, 3, 2, dtype=torch.float64)
+    pushed = inner_problem(tiny, S0, z)
+    assert pushed["solved"] < 1e-3 and pushed["agg_s0_sq"] < 1e-6 * pushed["z_sq"]  # H_agg ~ 0: nothing solved
+    with torch.no_grad():
+        moved = tiny(S0, z) - S0  # with H ~ 0 each step adds 2 lr J^T z = 2 lr A^T z to every element
+    push = 2 * 0.1 * 5 * z.matmul(1e-4 * matrix)
+    torch.testing.assert_close(moved, push.unsqueeze(1).expand_as(S0), atol=1e-9, rtol=1e-2)  # H is not exactly 0
+    assert pushed["move"] == pytest.approx((moved.flatten(1).norm(dim=1) / S0.flatten(1).norm(dim=1)).mean().item())
+
+
+def test_inner_problem_checks_its_input_and_keeps_the_training_mode():
+    from srnlib import GRN, RefinerConfig
+    from srnlib.refine import inner_problem
+
+    srn = make_srn().train()
+    S0, x = torch.randn(2, 5, 3, dtype=torch.float64), torch.randn(2, 7, dtype=torch.float64)
+    assert set(inner_problem(srn, S0, x)) == {"loss_s0", "loss_sr", "solved", "z_sq", "agg_s0_sq", "move"}
+    assert srn.training
+    with pytest.raises(ValueError, match="empty set"):
+        inner_problem(srn, S0[:, :0], x)
+    with pytest.raises(TypeError, match="must be an SRN"):
+        inner_problem(GRN(7, 3, RefinerConfig(steps=2, lr=0.2, agg_hidden=8)), S0.float(), x.float())

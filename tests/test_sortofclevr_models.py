@@ -235,3 +235,18 @@ def test_every_shipped_sortofclevr_checkpoint_loads_strictly_into_todays_model()
         model.load_state_dict(state["model"])  # strict: every name and shape fits
         checked += 1
     assert checked in (0, 2, 4) or checked >= 6  # nothing yet, seed 0's models (and decoders), or more seeds
+
+
+def test_an_rn_srn_reports_how_much_of_eq_2_its_loop_solves_and_an_rn_refuses():
+    from srnlib import profiles
+    from srnlib.config import SortOfClevrConfig
+    from srnlib.sortofclevr.models import build_model
+
+    config = SortOfClevrConfig.from_settings(profiles.get("sortofclevr", "smoke"))
+    torch.manual_seed(0)
+    model, images = build_model("rn_srn", config).train(), torch.rand(3, 3, 75, 75)
+    numbers = model.inner_problem(images)
+    assert numbers["loss_s0"] > 0 and numbers["move"] > 0 and model.training  # mode restored
+    assert numbers["solved"] == pytest.approx(1 - numbers["loss_sr"] / numbers["loss_s0"])
+    with pytest.raises(ValueError, match="RN \\+ SRN"):
+        build_model("rn", config).inner_problem(images)

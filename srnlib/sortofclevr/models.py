@@ -21,7 +21,7 @@ from torch import nn
 from .._checks import check_positive
 from ..config import SortOfClevrConfig
 from ..pooling import SetEncoder
-from ..refine import SRN
+from ..refine import SRN, inner_problem
 from .data import COLOURS_RGB, HALF_SIZE, IMAGE_SIZE, N_OBJECTS, QUESTION_SIZE, SHAPE_NAMES, check_objects
 
 N_ANSWERS = 10
@@ -222,6 +222,20 @@ class RelationNetwork(nn.Module):
 
     def forward(self, images: torch.Tensor, questions: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
         return self.relations(self.object_set(images, inner_steps), questions)
+
+    def inner_problem(self, images: torch.Tensor) -> dict[str, float]:
+        """How much of Eq. 2 the SRN's loop solves on these images (B, 3, 75, 75): ``srnlib.refine.inner_problem``
+        (inner loss at S_0 and S_r, ||z||^2, ||H_agg(S_0)||^2, the set's move), in eval mode."""
+        if self.refiner is None:
+            raise ValueError("inner_problem needs an RN + SRN; this RN has no refiner")
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                objects, feature_map = self.objects(images)
+            return inner_problem(self.refiner, objects, feature_map.flatten(1))
+        finally:
+            self.train(was_training)
 
 
 STATE_DIM = N_OBJECTS + len(SHAPE_NAMES) + 2  # colour one-hot, shape one-hot, (x, y)
