@@ -14,6 +14,7 @@ import torch
 from .. import metrics
 from .._checks import is_int
 from ..config import CirclesConfig
+from ..refine import inner_problem
 from ..train import checkpoint_path, fit, seed_everything
 from . import data
 from .models import BaselineAutoencoder, Decomposition, build_model
@@ -111,16 +112,21 @@ def refinement_stats(model, images: torch.Tensor, inner_steps: int | None = None
     steps (None: the model's own).
 
     Returns floats: ``inner_loss_before`` / ``inner_loss_after`` (mean ||H_agg(S) - z||^2 at S0 and after the last
-    step), ``movement`` (mean L2 distance an element moves, ||S - S0||) and ``element_norm`` (mean ||S0||).
+    step), ``solved`` (the share of it the steps remove), ``z_sq`` and ``agg_s0_sq`` (||z||^2 and ||H_agg(S0)||^2;
+    see ``srnlib.refine.inner_problem``), ``movement`` (mean L2 distance an element moves, ||S - S0||) and
+    ``element_norm`` (mean ||S0||).
     """
     if not hasattr(model, "refiner"):
         raise TypeError(f"model must be an SRNAutoencoder (with a refiner), got {type(model).__name__}")
     model.eval()
-    refinement = model.refine(images.float(), inner_steps, return_trajectory=True)
-    initial = refinement.sets[0]
-    return {"inner_loss_before": float(refinement.losses[0].mean()),
-            "inner_loss_after": float(refinement.losses[-1].mean()),
-            "movement": float((refinement.set - initial).norm(dim=-1).mean()),
+    with torch.no_grad():
+        initial, features = model.generator(images.float())
+    problem = inner_problem(model.refiner, initial, features.flatten(1), steps=inner_steps)
+    with torch.no_grad():
+        refined = model.refine(images.float(), inner_steps)
+    return {"inner_loss_before": problem["loss_s0"], "inner_loss_after": problem["loss_sr"],
+            "solved": problem["solved"], "z_sq": problem["z_sq"], "agg_s0_sq": problem["agg_s0_sq"],
+            "movement": float((refined - initial).norm(dim=-1).mean()),
             "element_norm": float(initial.norm(dim=-1).mean())}
 
 
