@@ -34,7 +34,14 @@ def test_the_sweep_appends_one_row_per_run_with_its_curve_and_skips_a_repeat(iso
     blind = rows[1]["colour_blind"]  # the colour-blind answerer on the same validation set
     assert 0 <= blind["non_relational"] <= 100 and blind == rows[0]["colour_blind"]
     assert (f"| {rows[1]['final']['stem_colour']:.0f} | {blind['non_relational']:.1f} / {blind['relational']:.1f} "
-            f"| - | - |") in table  # the colour probe's and the colour-blind columns
+            f"| - | - | - |") in table  # the colour probe's and the colour-blind columns; an RN has no loop
     sweep.main(["--name", "state", "--kind", "state", "--set", "rn_hidden=8", "--set", "init='he'"] + args)
     assert "already in" in capsys.readouterr().out
-    assert len(json.loads((out / "sortofclevr_sweep.json").read_text())) == 2
+    sweep.main(["--name", "srn", "--kind", "rn_srn", "--set", "refiner.lr=2.0"] + args)
+    srn = json.loads((out / "sortofclevr_sweep.json").read_text())[-1]
+    assert srn["overrides"] == {"refiner.lr": 2.0} and srn["settings"]["refiner"]["lr"] == 2.0
+    assert set(srn["final_0_steps"]) == set(rows[1]["final"]) - {"cpu_seconds", "steps", "stem_colour"}
+    assert srn["inner_problem"]["loss_s0"] > 0 and -1 <= srn["inner_problem"]["solved"] <= 1
+    assert (f"| {srn['final_0_steps']['furthest']:.1f} / {100 * srn['inner_problem']['solved']:.1f} % |"
+            in (out / "sortofclevr_sweep.md").read_text())
+    assert len(json.loads((out / "sortofclevr_sweep.json").read_text())) == 3
