@@ -158,8 +158,8 @@ SETTINGS: dict[str, dict[str, dict]] = {
         # colours the questions name; with it the quick-sized RN left it after 6,000 updates (98.8 % non-relational
         # after 9,000; results/sweeps/sortofclevr_sweep.md, cell-colours-bn). Robustness over 200 x 72 and 300 x 72
         # rotations (the paper turns by every degree; 72 angles keep the notebook at minutes); Figure 4's decoder on
-        # 1,000 images. Shipped so far: seed 0's RN and RN + SRN with their decoders (run notebook 03 with
-        # n_seeds=1); seeds 1 and 2 are still to train, so the runner skips this profile (CANDIDATE_PROFILES).
+        # 1,000 images. Shipped so far: seeds 0 and 1 (RN and RN + SRN; seed 0's decoders); run notebook 03 with
+        # n_seeds=2. Seed 2 is still to train, so the runner skips this profile (CANDIDATE_PROFILES).
         "long": dict(train_images=100_000, val_images=1_500, test_images=2_500, questions_per_image=2, epochs=9,
                      batch_size=60, rn_hidden=64, share_images=True, lr=3e-3, warmup_steps=300,
                      init="he", aggregate="mean", dropout=0.0,
