@@ -75,12 +75,20 @@ def tsne_table(result: dict) -> list[str]:
 
 
 def table2(result: dict) -> list[str]:
-    """Table 2 beside the paper's, with the colour-blind answerer's row where the results have it."""
+    """Table 2 beside the paper's, with the colour-blind answerer's row where the results have it; mean ± std
+    over seeds where the results ran more than one."""
     here, paper, blind = result["table2"], PAPER["table2"], result.get("table2_colour_blind")
+    spread = result.get("table2_std") if len(result.get("seeds", [])) > 1 else None
     lines = ["| task | RN (here) | RN+SRN (here) | colour-blind (here) | RN (paper) | RN+SRN (paper) |",
              "|---|---|---|---|---|---|"]
+
+    def cell(kind, key):
+        value = _fmt(here[kind].get(key))
+        std = (spread or {}).get(kind, {}).get(key)
+        return value if std is None else f"{value} ± {_fmt(std)}"
+
     for key in TABLE2_KEYS:
-        lines.append(f"| {key} | {_fmt(here['rn'].get(key))} | {_fmt(here['rn_srn'].get(key))} | "
+        lines.append(f"| {key} | {cell('rn', key)} | {cell('rn_srn', key)} | "
                      f"{_fmt((blind or {}).get(key))} | {_fmt(paper['rn'].get(key))} | {_fmt(paper['rn_srn'].get(key))} |")
     return lines + [""] + [f"- {claim}: {_mark(holds)}" for claim, holds in
                            sortofclevr_claims(here, result["ablation_srn_0_steps"], blind).items()]

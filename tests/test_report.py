@@ -149,3 +149,14 @@ def test_the_effect_table_says_per_notebook_and_profile_whether_the_claims_held(
     with pytest.raises(ValueError, match="claims"):
         report.effect_cell([result("x", "quick", claims={"a": "yes"})])
 
+
+
+def test_table2_shows_the_spread_over_seeds_when_there_are_several():
+    row = {"non_relational": 99.9, "relational": 86.0, "furthest": 77.6, "closest": 80.1, "count": 100.0,
+           "robust_synthetic": 49.5, "robust_dataset": 51.8}
+    std = {key: 0.5 for key in row}
+    result = {"table2": {"rn": row, "rn_srn": dict(row)}, "table2_std": {"rn": std, "rn_srn": std},
+              "ablation_srn_0_steps": {"furthest": 70.0}, "seeds": [0, 1]}
+    assert "| furthest | 77.6 ± 0.5 | 77.6 ± 0.5 | – |" in "\n".join(report.table2(result))
+    result["seeds"] = [0]  # one seed: its std is 0 and says nothing, so it is not shown
+    assert "| furthest | 77.6 | 77.6 | – |" in "\n".join(report.table2(result))
