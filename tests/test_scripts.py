@@ -279,3 +279,19 @@ def test_circles_training_curve_continue_trains_only_the_extra_epochs_of_the_pro
     assert (state["epoch"], state["epochs"], len(state["history"])) == (2, 2, 2)
     first = torch.load(own[0], weights_only=True)
     assert state["history"][0]["train_loss"] == first["history"][0]["train_loss"]  # epoch 1 was not retrained
+
+
+def test_inner_problem_report_covers_every_experiments_srn(isolated_home, capsys):
+    report = load("inner_problem_report")
+    report.main(["--profile", "smoke"])  # nothing trained or shipped in a fresh home: nothing to report
+    assert json.loads((isolated_home / "results" / "sweeps" / "inner_problem.smoke.json").read_text())["rows"] == []
+    report.main(["--profile", "smoke", "--train"])
+    rows = json.loads((isolated_home / "results" / "sweeps" / "inner_problem.smoke.json").read_text())["rows"]
+    assert [(r["experiment"], r["model"], r["seed"]) for r in rows] == [
+        ("circles", "srn", 0), ("sortofclevr", "rn_srn", 0), ("cswm", "shapes K=5", 0), ("clutrr", "rn_srn", 0)]
+    for row in rows:
+        numbers = row["inner_problem"]
+        assert numbers["solved"] == pytest.approx(1 - numbers["loss_sr"] / numbers["loss_s0"], abs=1e-5)
+        assert row["inputs"] > 0 and numbers["z_sq"] > 0
+    table = (isolated_home / "results" / "sweeps" / "inner_problem.smoke.md").read_text()
+    assert table.count("\n| ") == 1 + len(rows) and "| cswm | shapes K=5 | 0 |" in table  # header and rows
