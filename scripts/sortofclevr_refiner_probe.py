@@ -47,8 +47,11 @@ def probe(name: str, overrides: dict, seed: int, updates: int, lr: float, positi
     train_set, val_set, _ = experiment.datasets(cfg)
     batch_images = cfg["batch_size"] // cfg["questions_per_image"]
     if overrides:
-        model.refiner.loop.lr = cfg["refiner"]["lr"]
-        model.refiner.loop._steps = cfg["refiner"]["steps"]
+        if set(overrides) - {"refiner.lr", "refiner.momentum", "refiner.grad_clip"}:
+            raise SystemExit(f"a fine-tuned copy keeps its networks and step count: --set may change refiner.lr, "
+                             f"refiner.momentum or refiner.grad_clip, got {sorted(overrides)}")
+        loop = model.refiner.loop
+        loop.lr, loop.momentum, loop.grad_clip = (cfg["refiner"][k] for k in ("lr", "momentum", "grad_clip"))
         data = FirstImages(train_set, updates * batch_images)
         experiment.train_model(model, profiles.override(cfg, {"lr": lr, "epochs": 1}), data, lambda trained: {},
                                seed=seed, epochs=1, checkpoint=None, name=name, select_best=None)

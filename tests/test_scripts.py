@@ -262,6 +262,8 @@ def test_sortofclevr_refiner_probe_measures_the_loop_and_fine_tunes_a_copy_witho
     assert "| shipped (smoke) | 0 | - (shipped) |" in table and "| lr2 (smoke) | 0 | refiner.lr=2.0 | 2 |" in table
     with pytest.raises(SystemExit):
         probe.main(["--profile", "smoke", "--updates", "0"])
+    with pytest.raises(SystemExit):  # a copy keeps the trained model's step count and networks
+        probe.main(["--profile", "smoke", "--set", "refiner.steps=3"])
 
 
 def test_circles_training_curve_continue_trains_only_the_extra_epochs_of_the_profiles_model(isolated_home, capsys):
