@@ -260,7 +260,7 @@ def test_refinement_stats_measure_how_far_the_inner_loop_moves_the_set():
     assert stats["element_norm"] == pytest.approx(float(initial.norm(dim=-1).mean()), rel=1e-5)
     assert stats["inner_loss_after"] < stats["inner_loss_before"]  # gradient steps lower the inner loss
     assert stats["solved"] == pytest.approx(1 - stats["inner_loss_after"] / stats["inner_loss_before"])
-    assert stats["z_sq"] == pytest.approx(float(model.refiner.embed(features.flatten(1)).pow(2).sum(1).mean()))
+    assert stats["z_sq"] == pytest.approx(model.refiner.embed(features.flatten(1)).pow(2).sum(1).mean().item())
     assert experiment.refinement_stats(model, images, inner_steps=1)["movement"] < stats["movement"]
     assert experiment.refinement_stats(model, images, inner_steps=0)["movement"] == 0
     assert model.refiner.steps == 3  # asking for other steps never changes the model
