@@ -120,24 +120,22 @@ def write_curve(path: Path, record: dict) -> None:
 
 def continue_from_profile(parser: argparse.ArgumentParser, args, cfg: dict) -> None:
     """``--continue``: unless this run's checkpoint exists, make it from the profile's own finished checkpoint of the
-    same kind, seed and ``--set`` (the shipped copy, its sha256 checked against its manifest, else the cached one),
-    re-keyed to ``--epochs`` (``train.extend_checkpoint``). Circles trains at a constant learning rate, so the
-    resumed run is the one ``--epochs`` trains from scratch."""
+    same kind, seed and ``--set`` (the shipped copy, checked against its manifest by ``shipped.load_shipped``, else
+    the cached one), re-keyed to ``--epochs`` (``train.extend_checkpoint``). Circles trains at a constant learning
+    rate, so the resumed run is the one ``--epochs`` trains from scratch."""
     target = checkpoint_path(experiment.EXPERIMENT, args.profile, args.seed, cfg, args.kind)
     if target.exists():
         return
     own = dict(cfg, epochs=profiles.get("circles", args.profile)["epochs"])
     source = checkpoint_path(experiment.EXPERIMENT, args.profile, args.seed, own, args.kind)
     found = shipped.find_shipped(source)
-    if found is not None:
-        manifest = json.loads(shipped.manifest_path(found).read_text())
-        if shipped.sha256_of(found) != manifest["sha256"]:
-            parser.error(f"{found} does not match the sha256 in its manifest")
-        source = found
-    if not source.exists():
+    if found is None and not source.exists():
         parser.error(f"--continue: no finished {args.kind} model of profile {args.profile} seed {args.seed} "
                      f"({source.name}) to continue from")
     try:
+        if found is not None:
+            shipped.load_shipped(found, own)  # its manifest, sha256 and settings checked, as notebook 01 loads it
+            source = found
         train.extend_checkpoint(source, cfg, target)
     except ValueError as error:
         parser.error(str(error))

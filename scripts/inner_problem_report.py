@@ -25,18 +25,20 @@ INPUTS = 200
 SEEDS = range(10)  # seeds looked for (a profile's seeds are at most 10)
 
 
-def available(path) -> bool:
-    return path.exists() or shipped.find_shipped(path) is not None
+def wanted(checkpoint, seed: int, train: bool) -> bool:
+    """Whether to report this seed: with ``--train`` seed 0 only (trained if missing), otherwise every seed whose
+    checkpoint is shipped or cached."""
+    return seed == 0 if train else checkpoint.exists() or shipped.find_shipped(checkpoint) is not None
 
 
 def circles(profile: str, train: bool):
     from srnlib.circles import experiment
     cfg = profiles.get("circles", profile)
-    for seed in SEEDS:
-        if train and seed > 0 or not (train or available(checkpoint_path("circles", profile, seed, cfg, "srn"))):
-            continue
+    images = None
+    for seed in (s for s in SEEDS if wanted(checkpoint_path("circles", profile, s, cfg, "srn"), s, train)):
         model, _ = experiment.load_or_train("srn", cfg, seed)
-        images = experiment.datasets(cfg)[1].images[:INPUTS].float()
+        if images is None:  # the test set once, for every seed
+            images = experiment.datasets(cfg)[1].images[:INPUTS].float()
         with torch.no_grad():
             initial, features = model.generator(images)
         yield "circles", "srn", seed, cfg, inner_problem(model.refiner, initial, features.flatten(1)), len(images)
@@ -45,13 +47,11 @@ def circles(profile: str, train: bool):
 def sortofclevr(profile: str, train: bool):
     from srnlib.sortofclevr import experiment
     cfg = profiles.get("sortofclevr", profile)
-    for seed in SEEDS:
-        if train and seed > 0 or not (train or available(checkpoint_path("sortofclevr", profile, seed, cfg,
-                                                                          "rn_srn"))):
-            continue
+    images = None
+    for seed in (s for s in SEEDS if wanted(checkpoint_path("sortofclevr", profile, s, cfg, "rn_srn"), s, train)):
         model, _ = experiment.load_or_train("rn_srn", cfg, seed)
-        test_set = experiment.datasets(cfg)[2]
-        images = torch.stack([test_set.image(i) for i in range(min(INPUTS, test_set.answers.shape[0]))])
+        if images is None:  # the test set once, for every seed
+            images = experiment.datasets(cfg)[2].image(slice(INPUTS))
         yield "sortofclevr", "rn_srn", seed, cfg, model.inner_problem(images), len(images)
 
 
@@ -60,16 +60,13 @@ def cswm(profile: str, train: bool):
     cfg = profiles.get("cswm", profile)
     for game in cfg["games"]:
         train_set, _ = experiment.data(game, cfg)
+        observations = torch.stack([train_set[i][0] for i in range(min(INPUTS, len(train_set)))])
         for objects in cfg["objects"]:
             settings = experiment.model_settings(game, objects, cfg, train_set.n_actions)
-            for seed in SEEDS:
-                name = f"{game}_srn_k{objects}"
-                if train and seed > 0 or not (train or available(checkpoint_path("cswm", profile, seed, settings,
-                                                                                  name))):
-                    continue
+            name = f"{game}_srn_k{objects}"
+            for seed in (s for s in SEEDS if wanted(checkpoint_path("cswm", profile, s, settings, name), s, train)):
                 model, _ = experiment.load_or_train("srn", game, objects, cfg, seed)
                 model.eval()
-                observations = torch.stack([train_set[i][0] for i in range(min(INPUTS, len(train_set)))])
                 with torch.no_grad():
                     masks = model.extractor(observations)
                     states = model.encoder(masks)
@@ -80,10 +77,8 @@ def cswm(profile: str, train: bool):
 def clutrr(profile: str, train: bool):
     from srnlib.clutrr import experiment
     cfg = profiles.get("clutrr", profile)
-    for seed in SEEDS:
-        path = checkpoint_path("clutrr", profile, seed, experiment.run_settings(cfg), "rn_srn")
-        if train and seed > 0 or not (train or available(path)):
-            continue
+    settings = experiment.run_settings(cfg)
+    for seed in (s for s in SEEDS if wanted(checkpoint_path("clutrr", profile, s, settings, "rn_srn"), s, train)):
         models, _, data = experiment.train_models(cfg, seed, kinds=("rn_srn",))
         model, test = models["rn_srn"], data["test"]
         batch = torch.utils.data.default_collate([test[i] for i in range(min(INPUTS, len(test)))])

@@ -58,7 +58,7 @@ def probe(name: str, overrides: dict, seed: int, updates: int, lr: float, positi
     train_cpu = time.process_time() - started
     experiment.recompute_batch_norm(model, train_set, batch_images)
     model.eval()
-    images = torch.stack([val_set.image(i) for i in range(min(200, len(experiment.ImageQuestions(val_set))))])
+    images = val_set.image(slice(200))
     row = {"name": name, "profile": profile, "seed": seed, "overrides": overrides,
            "updates": updates if overrides else 0,
            "finetune_lr": lr if overrides else None, "inner": dict(model.inner_problem(images), images=len(images))}

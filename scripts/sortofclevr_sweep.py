@@ -180,7 +180,7 @@ def refiner_numbers(model, val_set) -> dict:
     """An RN + SRN row's extra entries, after training (batch norm as evaluated): ``final_0_steps``, the validation
     accuracies with the loop switched off, and ``inner_problem``, how much of Eq. 2 the loop solves on 200
     validation images (``srnlib.refine.inner_problem``)."""
-    images = torch.stack([val_set.image(i) for i in range(min(200, val_set.answers.shape[0]))])
+    images = val_set.image(slice(200))
     without = experiment.accuracy_by_category(model, val_set, inner_steps=0)
     return {"final_0_steps": {key: round(value, 2) for key, value in without.items()},
             "inner_problem": {key: round(value, 5) for key, value in model.inner_problem(images).items()}}

@@ -319,3 +319,11 @@ def test_colour_blind_answers_follow_the_majority_of_the_six_objects():
     assert (blind == truth).tolist() == [[True, False, True, False, False]]  # right for squares, wrong for circles
     # a single question per table gives one answer per table
     assert soc.colour_blind_answers(scene, questions[:, 0]).tolist() == [square]
+
+
+def test_a_slice_of_images_is_the_images_stacked(tmp_path):
+    dataset = soc.SortOfClevrDataset(5, seed=2, questions_per_image=2, cache_dir=tmp_path)
+    batch = dataset.image(slice(3))
+    assert batch.shape == (3, 3, 75, 75)
+    assert torch.equal(batch, torch.stack([dataset.image(i) for i in range(3)]))
+    assert dataset.image(slice(200)).shape[0] == 5  # asking for more than there are gives them all

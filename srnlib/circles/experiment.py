@@ -121,9 +121,8 @@ def refinement_stats(model, images: torch.Tensor, inner_steps: int | None = None
     model.eval()
     with torch.no_grad():
         initial, features = model.generator(images.float())
+        refined = model.refiner(initial, features.flatten(1), steps=inner_steps)  # eval mode: no graph
     problem = inner_problem(model.refiner, initial, features.flatten(1), steps=inner_steps)
-    with torch.no_grad():
-        refined = model.refine(images.float(), inner_steps)
     return {"inner_loss_before": problem["loss_s0"], "inner_loss_after": problem["loss_sr"],
             "solved": problem["solved"], "z_sq": problem["z_sq"], "agg_s0_sq": problem["agg_s0_sq"],
             "movement": float((refined - initial).norm(dim=-1).mean()),

@@ -128,8 +128,9 @@ class SortOfClevrDataset(Dataset):
     def __len__(self) -> int:
         return self.labels.shape[0] * self.questions_per_image
 
-    def image(self, index: int) -> torch.Tensor:
-        """Image ``index`` (of the n images) as float32 ``(3, 75, 75)`` in [0, 1]."""
+    def image(self, index: int | slice) -> torch.Tensor:
+        """Image ``index`` (of the n images) as float32 ``(3, 75, 75)`` in [0, 1]; a slice gives a batch
+        ``(B, 3, 75, 75)``, e.g. ``image(slice(200))`` the first 200 (or all, when there are fewer)."""
         return labels_to_images(self.labels[index])
 
     def __getitem__(self, index):
