@@ -87,6 +87,11 @@ RUNS: dict[str, tuple[str, dict]] = {
     # the same with an inner lr that moves the untrained set (23 % of its norm in 5 steps, against 0.2 % at 0.5;
     # the shipped long RN + SRN's loop solves 0.3 % of its inner loss): does the loop then search? (--epochs 12)
     "srn-cell-colours-bn-lr100": ("rn_srn", {"cell_colours": 16, "cell_colours_norm": True, "refiner.lr": 100.0}),
+    # no outer gradient through S0 (the authors' released Circles training, s0_gradient=False): the perceptual stage
+    # learns only through z, so the set the head reads improves only by the loop's search (--epochs 12)
+    "srn-cell-colours-bn-detached-lr20": ("rn_srn", {"cell_colours": 16, "cell_colours_norm": True,
+                                                    "s0_gradient": False, "refiner.lr": 20.0}),
+    "srn-cell-colours-bn-detached": ("rn_srn", {"cell_colours": 16, "cell_colours_norm": True, "s0_gradient": False}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 

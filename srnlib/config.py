@@ -146,6 +146,7 @@ class SortOfClevrConfig(ExperimentConfig):
     cell_rgb: bool = False  # append each cell's mean colour to its conv features (a deviation; the sweep)
     cell_colours: int = 0  # append each cell's learned K-class colour histogram (models.CellColours; the sweep)
     cell_colours_norm: bool = False  # batch-normalise that histogram's classes over the cells (the sweep)
+    s0_gradient: bool = True  # False: no outer gradient through S0; the stage learns through z alone (the sweep)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -56,6 +56,23 @@ def test_a_training_step_reaches_every_parameter(batch):
     assert missing == []
 
 
+@pytest.mark.parametrize("s0_gradient", [True, False])
+def test_without_s0_gradient_the_perceptual_stage_learns_only_through_the_loop(batch, s0_gradient):
+    images, questions, answers = batch
+    config = CFG.replace(cell_colours=4, s0_gradient=s0_gradient)
+    model = build_model("rn_srn", config)
+    stage = [p for p in model.objects.parameters()]
+    for steps, reached in ((0, s0_gradient), (2, True)):  # 0 steps: S0 is the set the head reads
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(model(images, questions, inner_steps=steps), answers).backward()
+        touched = [p.grad is not None and bool(p.grad.abs().sum() > 0) for p in stage]
+        assert all(touched) if reached else not any(touched), (steps, touched)
+    # without the S0 path, z reads the whole stage's output (the colour histogram too), so all of it trains
+    assert model.refiner.embed.in_features == (600 if s0_gradient else 25 * (ELEMENT_DIM + 4))
+    with pytest.raises(TypeError, match="s0_gradient must be a bool"):
+        build_model("rn_srn", CFG.replace(s0_gradient=1))
+
+
 def test_bad_inputs_are_reported(batch):
     images, questions, _ = batch
     model = build_model("rn", CFG)

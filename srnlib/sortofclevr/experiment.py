@@ -4,13 +4,8 @@ Every function takes the settings ``cfg`` (a dict with the keys named in each do
     images (B, 3, 75, 75); questions (B, 11) one-hot; answers (B,) indices into ANSWER_NAMES;
     object tables (N, 6, 4) = [colour, x, y, shape].
 
-Robustness (Section 3.1): both tasks ask "what is the shape of the object furthest from <colour>?" about "easy"
-tables (the furthest object at least twice as far as the second furthest) and rotate the objects' *coordinates*
-(the shapes stay axis-aligned, as in training). A rotated table that leaves the image is translated back inside
-(``shift_inside``), which keeps every distance and so the answer. A model is robust on a table when it answers
-correctly at every rotation angle.
-    Synthetic: one easy table, translated to ``robust_positions`` positions, each rotated by ``robust_angles`` angles.
-    Dataset:   ``robust_images`` new easy tables, each rotated by ``robust_angles`` angles.
+The robustness tasks (Section 3.1) live in ``robustness_tasks`` and are importable from here; ``evaluate`` scores
+both for Table 2.
 
 Also here: ``ImageQuestions`` (image-major batches for cheaper CPU training), the paper's 0-step ablation
 (``ablation_zero_steps``) and ``mean_and_std`` over seeds (re-exported from ``srnlib.results``, the one helper
@@ -29,9 +24,12 @@ from ..paper import sortofclevr_claims as claims  # noqa: F401 (Table 2's claims
 from ..results import mean_and_std  # noqa: F401 (re-exported for notebook 03)
 from ..config import SortOfClevrConfig
 from ..train import checkpoint_path, default_device, fit, seed_everything
-from .data import (CATEGORY_NAMES, FURTHEST_Q, NON_RELATIONAL_SUBTYPES, SortOfClevrDataset, colour_blind_answers,
-                   encode_questions, labels_to_images, render, rotate, sample_easy, shift_inside, translate)
-from .models import N_ANSWERS, StateRelationNetwork, build_model, grid_state_vectors, state_vectors
+from .data import (CATEGORY_NAMES, NON_RELATIONAL_SUBTYPES, SortOfClevrDataset, colour_blind_answers,
+                   labels_to_images, sample_easy)
+from .models import N_ANSWERS, StateRelationNetwork, build_model, grid_state_vectors, predict, state_vectors
+from .robustness_tasks import (ROBUSTNESS_TASKS, SYNTHETIC_CANDIDATES, SyntheticTask,  # noqa: F401 (re-exported)
+                               answers_under_rotation, furthest_questions, right_under_rotation, rotations,
+                               synthetic_tables)
 
 EXPERIMENT = "sortofclevr"
 KINDS = ("rn", "rn_srn")
@@ -118,16 +116,6 @@ def curriculum(step_fn, optimizer: torch.optim.Optimizer, non_relational_steps: 
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, questions: torch.Tensor, batch_size: int = 256,
-            inner_steps: int | None = None) -> torch.Tensor:
-    """Answer indices (N,) for images (N, 3, 75, 75) and questions (N, 11), in batches, in eval mode."""
-    model.eval()
-    device = next(model.parameters()).device
-    answers = [model(images[i:i + batch_size].to(device), questions[i:i + batch_size].to(device),
-                     inner_steps=inner_steps).argmax(dim=1).cpu() for i in range(0, len(images), batch_size)]
-    return torch.cat(answers)
-
-
 def accuracy_by_category(model: nn.Module, dataset: SortOfClevrDataset, batch_size: int = 256,
                          inner_steps: int | None = None) -> dict[str, float]:
     """Percent correct on ``dataset`` for non_relational, relational and each of the six question subtypes."""
@@ -307,38 +295,14 @@ def load_or_train_state(cfg, seed: int = 0, epochs: int | None = None, retrain: 
     return model, history
 
 
-def furthest_questions(colours: np.ndarray) -> torch.Tensor:
-    """One-hot "shape of the object furthest from <colour>?" questions: (N,) -> (N, 11)."""
-    colours = np.asarray(colours)
-    return torch.from_numpy(encode_questions(colours, np.ones_like(colours), np.full_like(colours, FURTHEST_Q - 3)))
-
-
-def answers_under_rotation(model: nn.Module, tables: np.ndarray, colours: np.ndarray, angles: int,
-                           batch_size: int = 256, inner_steps: int | None = None) -> torch.Tensor:
-    """The model's furthest-object answers for every table at ``angles`` evenly spaced rotations about its centroid.
-
-    tables (N, 6, 4), colours (N,) -> answers (N, angles), rendered after ``shift_inside``. ``inner_steps``: an
-    RN+SRN's number of refinement steps for these answers (None: its own).
-    """
-    rotated = rotations(tables, angles)
-    images = render(rotated.reshape(-1, *rotated.shape[-2:]).astype(np.float32))
-    questions = furthest_questions(np.repeat(np.asarray(colours), angles))
-    return predict(model, images, questions, batch_size, inner_steps).view(len(tables), angles)
-
-
-def rotations(tables: np.ndarray, angles: int) -> np.ndarray:
-    """Every table at ``angles`` evenly spaced rotations about its centroid, moved inside the image
-    (``shift_inside``): tables (N, 6, 4) -> (N, angles, 6, 4)."""
-    radians = np.linspace(0.0, 2 * np.pi, angles, endpoint=False)
-    return shift_inside(rotate(tables[:, None], radians[None, :]))
-
-
-def colour_blind_row(cfg, test_set: SortOfClevrDataset, seed: int = 0) -> dict[str, float]:
+def colour_blind_row(cfg, test_set: SortOfClevrDataset, seed: int = 0,
+                     synthetic: SyntheticTask | None = None) -> dict[str, float]:
     """Table 2's row (``evaluate``'s keys) for the best colour-blind answerer (``colour_blind_answers``): it sees
     every object's position and shape but not which one the question names. Its robustness is scored like a
     model's, on the rotated tables (no pixels): it must be right at every angle. Rotating and moving a scene keep
     its distances, so its furthest-object answer never changes, and it is "robust" wherever that one answer is
-    right: robustness says little about a model until the model is above this row."""
+    right: robustness says little about a model until the model is above this row. ``synthetic``: the Synthetic
+    task the models were scored on (default ``synthetic_tables(cfg, seed)``)."""
     scores = {key: value for key, value in colour_blind_accuracy_by_category(test_set).items() if key in REPORTED}
 
     def robust(tables: np.ndarray, colours: np.ndarray, truth: np.ndarray) -> float:
@@ -347,46 +311,21 @@ def colour_blind_row(cfg, test_set: SortOfClevrDataset, seed: int = 0) -> dict[s
         blind = colour_blind_answers(rotated.reshape(-1, *rotated.shape[-2:]), questions)
         return float(100 * (blind.reshape(len(tables), -1) == truth[:, None]).all(axis=1).mean())
 
-    tables, colour, truth = synthetic_tables(cfg, seed)
+    tables, colour, truth, _ = synthetic if synthetic is not None else synthetic_tables(cfg, seed)
     scores["robust_synthetic"] = robust(tables, np.full(len(tables), colour), np.full(len(tables), truth))
     easy = sample_easy(cfg["robust_images"], seed=seed + 1)
     scores["robust_dataset"] = robust(easy.objects, np.asarray(easy.colours), np.asarray(easy.answers))
     return scores
 
 
-def synthetic_tables(cfg, seed: int = 0) -> tuple[np.ndarray, int, int]:
-    """The Synthetic task's inputs: one easy table translated to ``robust_positions`` positions (inside the image).
-    -> (tables (positions, 6, 4), the queried colour, the right answer)."""
-    easy = sample_easy(1, seed=seed)
-    rng = np.random.default_rng([seed, 200])
-    offsets = rng.uniform(-20, 20, size=(cfg["robust_positions"], 2))
-    return shift_inside(translate(easy.objects[0], offsets)), int(easy.colours[0]), int(easy.answers[0])
-
-
-ROBUSTNESS_TASKS = ("synthetic", "dataset")
-
-
-def right_under_rotation(model: nn.Module, cfg, task: str, seed: int = 0, inner_steps: int | None = None):
-    """Whether ``model`` answers a robustness task right: bool (configurations, robust_angles). ``task``
-    "synthetic": one easy table translated to ``robust_positions`` positions; "dataset": ``robust_images`` new easy
-    tables; each turned through ``robust_angles`` rotations (``inner_steps``: an RN+SRN's steps, None: its own)."""
-    if task == "synthetic":
-        tables, colour, truth = synthetic_tables(cfg, seed)
-        colours = np.full(len(tables), colour)
-    elif task == "dataset":
-        easy = sample_easy(cfg["robust_images"], seed=seed + 1)
-        tables, colours, truth = easy.objects, easy.colours, torch.from_numpy(easy.answers).unsqueeze(1)
-    else:
-        raise ValueError(f"task must be one of {ROBUSTNESS_TASKS}, got {task!r}")
-    return answers_under_rotation(model, tables, colours, cfg["robust_angles"], inner_steps=inner_steps) == truth
-
-
-def evaluate(model: nn.Module, cfg, test_set: SortOfClevrDataset, seed: int = 0) -> dict[str, float]:
+def evaluate(model: nn.Module, cfg, test_set: SortOfClevrDataset, seed: int = 0,
+             synthetic: SyntheticTask | None = None) -> dict[str, float]:
     """Table 2's row for one model: accuracy per category plus both robustness scores, in percent (robust: right at
-    all ``robust_angles`` rotations)."""
+    all ``robust_angles`` rotations). ``synthetic``: the Synthetic task, e.g. ``synthetic_tables(cfg, seed, [rn,
+    rn_srn])`` as the paper chooses it (default: ``synthetic_tables(cfg, seed)``, chosen by no model)."""
     scores = {key: value for key, value in accuracy_by_category(model, test_set).items() if key in REPORTED}
     for task in ROBUSTNESS_TASKS:
-        scores[f"robust_{task}"] = float(100 * right_under_rotation(model, cfg, task, seed).all(dim=1).float().mean())
+        scores[f"robust_{task}"] = float(100 * right_under_rotation(model, cfg, task, seed, synthetic=synthetic).all(dim=1).float().mean())
     return scores
 
 

@@ -199,7 +199,12 @@ class RelationHead(nn.Module):
 class RelationNetwork(nn.Module):
     """RN or RN+SRN (``srn=True``) from a ``SortOfClevrConfig``: (images (B, 3, 75, 75), questions (B, 11)) -> answer
     logits (B, 10), or questions (B, k, 11) (k questions about each image; its objects are computed once) -> logits
-    (B, k, 10). ``refiner``: the SRN (None for the RN), H_embed a linear map of the flattened feature map."""
+    (B, k, 10). ``refiner``: the SRN (None for the RN), H_embed a linear map of the flattened feature map.
+
+    ``config.s0_gradient=False`` trains an RN+SRN as the authors' released Circles code does (see
+    ``SRNAutoencoder``): the outer loss reaches the perceptual stage only through z, never through S_0 (detached),
+    so the set the head reads can improve only by the loop's search. z then reads the whole stage's output (the
+    objects, flattened in cell order), so that every part of it (e.g. the colour histogram) still learns."""
 
     def __init__(self, config: SortOfClevrConfig, srn: bool = False):
         super().__init__()
@@ -209,7 +214,11 @@ class RelationNetwork(nn.Module):
         agg = SetEncoder(dim, config.refiner.embed_dim, hidden=config.refiner.agg_hidden) if srn else None
         self.objects = ConvObjects(stem=config.stem, cell_rgb=config.cell_rgb, cell_colours=config.cell_colours,
                                    cell_colours_norm=config.cell_colours_norm)
-        self.refiner = SRN(CHANNELS * GRID * GRID, dim, config.refiner, agg) if srn else None
+        if not isinstance(config.s0_gradient, bool):
+            raise TypeError(f"s0_gradient must be a bool, got {config.s0_gradient!r}")
+        self.s0_gradient = config.s0_gradient
+        embed_input = CHANNELS * GRID * GRID if config.s0_gradient else GRID * GRID * dim
+        self.refiner = SRN(embed_input, dim, config.refiner, agg) if srn else None
         self.relations = _head(config, dim)
 
     def object_set(self, images: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
@@ -218,7 +227,14 @@ class RelationNetwork(nn.Module):
         objects, feature_map = self.objects(images)
         if self.refiner is None:
             return objects
-        return self.refiner(objects, feature_map.flatten(1), steps=inner_steps)
+        return self.refiner(*self._refiner_inputs(objects, feature_map), steps=inner_steps)
+
+    def _refiner_inputs(self, objects: torch.Tensor, feature_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(S_0, H_embed's input): (the cells, the flattened feature map), or with ``s0_gradient=False`` (the cells
+        detached, the cells flattened)."""
+        if self.s0_gradient:
+            return objects, feature_map.flatten(1)
+        return objects.detach(), objects.flatten(1)
 
     def forward(self, images: torch.Tensor, questions: torch.Tensor, inner_steps: int | None = None) -> torch.Tensor:
         return self.relations(self.object_set(images, inner_steps), questions)
@@ -233,7 +249,7 @@ class RelationNetwork(nn.Module):
         try:
             with torch.no_grad():
                 objects, feature_map = self.objects(images)
-            return inner_problem(self.refiner, objects, feature_map.flatten(1))
+            return inner_problem(self.refiner, *self._refiner_inputs(objects, feature_map))
         finally:
             self.train(was_training)
 
@@ -314,3 +330,21 @@ def build_model(kind: str, config: SortOfClevrConfig) -> RelationNetwork:
     if kind not in ("rn", "rn_srn"):
         raise ValueError(f"kind must be 'rn' or 'rn_srn', got {kind!r}")
     return RelationNetwork(config, srn=kind == "rn_srn")
+
+
+def answer_probabilities(model: nn.Module, images: torch.Tensor, questions: torch.Tensor, batch_size: int = 256,
+                         inner_steps: int | None = None) -> torch.Tensor:
+    """Softmax over the answers (N, N_ANSWERS) for images (N, 3, 75, 75) and questions (N, 11), in batches, in eval
+    mode (not under ``no_grad``: an RN+SRN's inner loop takes gradients). ``inner_steps``: an RN+SRN's refinement
+    steps (None: its own)."""
+    model.eval()
+    device = next(model.parameters()).device
+    chunks = [model(images[i:i + batch_size].to(device), questions[i:i + batch_size].to(device),
+                    inner_steps=inner_steps).detach().softmax(dim=1).cpu() for i in range(0, len(images), batch_size)]
+    return torch.cat(chunks)
+
+
+def predict(model: nn.Module, images: torch.Tensor, questions: torch.Tensor, batch_size: int = 256,
+            inner_steps: int | None = None) -> torch.Tensor:
+    """Answer indices (N,) for images (N, 3, 75, 75) and questions (N, 11): ``answer_probabilities``' argmax."""
+    return answer_probabilities(model, images, questions, batch_size, inner_steps).argmax(dim=1)
