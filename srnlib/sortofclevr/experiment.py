@@ -115,7 +115,6 @@ def curriculum(step_fn, optimizer: torch.optim.Optimizer, non_relational_steps: 
     return step
 
 
-@torch.no_grad()
 def accuracy_by_category(model: nn.Module, dataset: SortOfClevrDataset, batch_size: int = 256,
                          inner_steps: int | None = None) -> dict[str, float]:
     """Percent correct on ``dataset`` for non_relational, relational and each of the six question subtypes."""

@@ -332,15 +332,16 @@ def build_model(kind: str, config: SortOfClevrConfig) -> RelationNetwork:
     return RelationNetwork(config, srn=kind == "rn_srn")
 
 
+@torch.no_grad()
 def answer_probabilities(model: nn.Module, images: torch.Tensor, questions: torch.Tensor, batch_size: int = 256,
                          inner_steps: int | None = None) -> torch.Tensor:
     """Softmax over the answers (N, N_ANSWERS) for images (N, 3, 75, 75) and questions (N, 11), in batches, in eval
-    mode (not under ``no_grad``: an RN+SRN's inner loop takes gradients). ``inner_steps``: an RN+SRN's refinement
-    steps (None: its own)."""
+    mode, without a graph (an RN+SRN's loop takes its inner gradients all the same). ``inner_steps``: an RN+SRN's
+    refinement steps (None: its own)."""
     model.eval()
     device = next(model.parameters()).device
     chunks = [model(images[i:i + batch_size].to(device), questions[i:i + batch_size].to(device),
-                    inner_steps=inner_steps).detach().softmax(dim=1).cpu() for i in range(0, len(images), batch_size)]
+                    inner_steps=inner_steps).softmax(dim=1).cpu() for i in range(0, len(images), batch_size)]
     return torch.cat(chunks)
 
 
