@@ -14,7 +14,9 @@ validation set:
   problem (Eq. 2) the loop solves, and how far it moves the set (||S_r - S_0|| / ||S_0||);
 - accuracy per question type with the model's inner steps and with 0 steps (the ablation of Table 2);
 - the Synthetic robustness task on ``--positions`` positions x the profile's angles: the share of (position, angle)
-  pairs answered right and the share of positions right at every angle.
+  pairs answered right and the share of positions right at every angle. Its configuration is the seed's first easy
+  table (``synthetic_tables(cfg, seed)``, chosen by no model), so that every probed copy is scored on the same one;
+  notebook 03 scores the table its two models are surest of.
 
 Rows go to ``results/sweeps/sortofclevr_refiner_probe.json`` (with settings, updates and CPU-seconds) and the table
 ``results/sweeps/sortofclevr_refiner_probe.md``. One thread.
