@@ -16,7 +16,8 @@ class SureOf(nn.Module):
         super().__init__()
         self.dummy = nn.Parameter(torch.zeros(1))
         images = render(shift_inside(candidates.objects).astype(np.float32))
-        self.rows = {image.numpy().tobytes(): (int(a), float(p)) for image, a, p in zip(images, candidates.answers, sure)}
+        self.rows = {image.numpy().tobytes(): (int(a), float(p))
+                     for image, a, p in zip(images, candidates.answers, sure)}
 
     def forward(self, images, questions, inner_steps=None):
         probabilities = torch.empty(len(images), 10)

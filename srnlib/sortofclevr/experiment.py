@@ -324,7 +324,8 @@ def evaluate(model: nn.Module, cfg, test_set: SortOfClevrDataset, seed: int = 0,
     rn_srn])`` as the paper chooses it (default: ``synthetic_tables(cfg, seed)``, chosen by no model)."""
     scores = {key: value for key, value in accuracy_by_category(model, test_set).items() if key in REPORTED}
     for task in ROBUSTNESS_TASKS:
-        scores[f"robust_{task}"] = float(100 * right_under_rotation(model, cfg, task, seed, synthetic=synthetic).all(dim=1).float().mean())
+        right = right_under_rotation(model, cfg, task, seed, synthetic=synthetic)  # (configurations, angles)
+        scores[f"robust_{task}"] = float(100 * right.all(dim=1).float().mean())
     return scores
 
 
