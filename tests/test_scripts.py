@@ -237,8 +237,14 @@ def test_sortofclevr_rotation_detail_scores_per_angle_most_and_all_angles(isolat
     detail.main(["--profile", "smoke", "--inner-steps", "0"])
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "rn, Synthetic", "rn, Dataset", "rn_srn, Synthetic", "rn_srn, Dataset", "rn_srn with 0 steps, Synthetic",
-        "rn_srn with 0 steps, Dataset", "rn_srn with 0 steps, test"]
+        "Synthetic table chosen among 32", "rn, Synthetic", "rn, Dataset", "rn_srn, Synthetic", "rn_srn, Dataset",
+        "rn_srn with 0 steps, Synthetic", "rn_srn with 0 steps, Dataset", "rn_srn with 0 steps, test"]
+    detail.main(["--profile", "smoke", "--tasks", "synthetic", "--unchosen", "--angles", "5"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["rn, Synthetic", "rn_srn, Synthetic"]
+    assert all("of the 5 angles" in line for line in lines)
+    with pytest.raises(ValueError, match="--tasks must name some of"):
+        detail.main(["--profile", "smoke", "--tasks", "synthetic,spin"])
 
 
 def test_sortofclevr_refiner_probe_measures_the_loop_and_fine_tunes_a_copy_without_saving_it(isolated_home):
