@@ -203,7 +203,7 @@ class RelationNetwork(nn.Module):
 
     ``config.s0_gradient=False`` trains an RN+SRN as the authors' released Circles code does (see
     ``SRNAutoencoder``): the outer loss reaches the perceptual stage only through z, never through S_0 (detached),
-    so the set the head reads can improve only by the loop's search. z then reads the whole stage's output (the
+    so the set the head reads can change only through the loop's steps. z then reads the whole stage's output (the
     objects, flattened in cell order), so that every part of it (e.g. the colour histogram) still learns."""
 
     def __init__(self, config: SortOfClevrConfig, srn: bool = False):
