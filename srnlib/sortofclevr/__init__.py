@@ -11,6 +11,8 @@
     srnlib.sortofclevr.rotate / translate / shift_inside / sample_easy for the robustness tasks
     srnlib.sortofclevr.models.build_model("rn" | "rn_srn", SortOfClevrConfig.from_settings(cfg)) -> RelationNetwork
     srnlib.sortofclevr.experiment      load_or_train, Table 2 (evaluate), the 0-step ablation, robustness
+    srnlib.sortofclevr.robustness_tasks  the Synthetic and Dataset tasks run on models (synthetic_tables chooses
+                                         the configuration both models are surest of, as the paper does)
     srnlib.sortofclevr.reconstruction  Figure 4: an image decoder trained on a frozen set generator's sets
     srnlib.sortofclevr.plots           the lesson's figures (notebook 03)
 """
