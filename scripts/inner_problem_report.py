@@ -25,20 +25,22 @@ INPUTS = 200
 SEEDS = range(10)  # seeds looked for (a profile's seeds are at most 10)
 
 
-def wanted(checkpoint, seed: int, train: bool) -> bool:
-    """Whether to report this seed: with ``--train`` seed 0 only (trained if missing), otherwise every seed whose
-    checkpoint is shipped or cached."""
-    return seed == 0 if train else checkpoint.exists() or shipped.find_shipped(checkpoint) is not None
+def reported_seeds(experiment: str, profile: str, settings, name: str, train: bool) -> list[int]:
+    """The seeds of model ``name`` to report: with ``--train`` seed 0 only (trained if missing), otherwise every seed
+    whose checkpoint is shipped or cached."""
+    if train:
+        return [0]
+    paths_of = {seed: checkpoint_path(experiment, profile, seed, settings, name) for seed in SEEDS}
+    return [seed for seed, path in paths_of.items() if path.exists() or shipped.find_shipped(path) is not None]
 
 
 def circles(profile: str, train: bool):
     from srnlib.circles import experiment
     cfg = profiles.get("circles", profile)
-    images = None
-    for seed in (s for s in SEEDS if wanted(checkpoint_path("circles", profile, s, cfg, "srn"), s, train)):
+    seeds = reported_seeds("circles", profile, cfg, "srn", train)
+    images = experiment.datasets(cfg)[1].images[:INPUTS].float() if seeds else None  # once, for every seed
+    for seed in seeds:
         model, _ = experiment.load_or_train("srn", cfg, seed)
-        if images is None:  # the test set once, for every seed
-            images = experiment.datasets(cfg)[1].images[:INPUTS].float()
         with torch.no_grad():
             initial, features = model.generator(images)
         yield "circles", "srn", seed, cfg, inner_problem(model.refiner, initial, features.flatten(1)), len(images)
@@ -47,11 +49,10 @@ def circles(profile: str, train: bool):
 def sortofclevr(profile: str, train: bool):
     from srnlib.sortofclevr import experiment
     cfg = profiles.get("sortofclevr", profile)
-    images = None
-    for seed in (s for s in SEEDS if wanted(checkpoint_path("sortofclevr", profile, s, cfg, "rn_srn"), s, train)):
+    seeds = reported_seeds("sortofclevr", profile, cfg, "rn_srn", train)
+    images = experiment.datasets(cfg)[2].image(slice(INPUTS)) if seeds else None  # once, for every seed
+    for seed in seeds:
         model, _ = experiment.load_or_train("rn_srn", cfg, seed)
-        if images is None:  # the test set once, for every seed
-            images = experiment.datasets(cfg)[2].image(slice(INPUTS))
         yield "sortofclevr", "rn_srn", seed, cfg, model.inner_problem(images), len(images)
 
 
@@ -64,7 +65,7 @@ def cswm(profile: str, train: bool):
         for objects in cfg["objects"]:
             settings = experiment.model_settings(game, objects, cfg, train_set.n_actions)
             name = f"{game}_srn_k{objects}"
-            for seed in (s for s in SEEDS if wanted(checkpoint_path("cswm", profile, s, settings, name), s, train)):
+            for seed in reported_seeds("cswm", profile, settings, name, train):
                 model, _ = experiment.load_or_train("srn", game, objects, cfg, seed)
                 model.eval()
                 with torch.no_grad():
@@ -78,7 +79,7 @@ def clutrr(profile: str, train: bool):
     from srnlib.clutrr import experiment
     cfg = profiles.get("clutrr", profile)
     settings = experiment.run_settings(cfg)
-    for seed in (s for s in SEEDS if wanted(checkpoint_path("clutrr", profile, s, settings, "rn_srn"), s, train)):
+    for seed in reported_seeds("clutrr", profile, settings, "rn_srn", train):
         models, _, data = experiment.train_models(cfg, seed, kinds=("rn_srn",))
         model, test = models["rn_srn"], data["test"]
         batch = torch.utils.data.default_collate([test[i] for i in range(min(INPUTS, len(test)))])
