@@ -58,10 +58,13 @@ def table1(result: dict) -> list[str]:
     sharing = result.get("circle_sharing")
     if sharing:  # how the models miscount (srnlib.circles.experiment.circle_sharing), test images with 1-5 circles
         lines += ["", "How they miss (% of test images with 1–5 circles; shared: % of circles two or more elements "
-                  "each draw at least a tenth of):", "",
-                  "| model | more active elements than circles | fewer | circles shared |", "|---|---|---|---|"]
+                  "each draw at least a tenth of; drawn: % of circles one element draws more than half of, radius "
+                  "1–2 px and 3–11 px):", "",
+                  "| model | more active elements than circles | fewer | circles shared | small drawn | others drawn |",
+                  "|---|---|---|---|---|---|"]
         lines += [f"| {kind} | {_fmt(row.get('over_counted'))} | {_fmt(row.get('under_counted'))} | "
-                  f"{_fmt(row.get('shared_circles'))} |" for kind, row in sharing.items()]
+                  f"{_fmt(row.get('shared_circles'))} | {_fmt(row.get('small_circles_drawn'))} | "
+                  f"{_fmt(row.get('other_circles_drawn'))} |" for kind, row in sharing.items()]
     seconds = result.get("train_seconds")
     if seconds:
         lines += ["", "Training time: " + ", ".join(f"{kind} {value:.0f} s" for kind, value in seconds.items()) + "."]

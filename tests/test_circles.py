@@ -370,9 +370,27 @@ def test_circle_sharing_reports_miscounts_and_shared_circles(monkeypatch):
     monkeypatch.setattr(experiment, "decompose",
                         lambda model, images: fake(element_images.sum(1), element_images, element_images, None, None))
     stats = experiment.circle_sharing(None, test_set)
-    assert stats == pytest.approx({"over_counted": 100 / 3, "under_counted": 100 / 3, "shared_circles": 100 / 3})
+    nan = float("nan")  # the circle has radius 6: there is no small circle
+    assert stats == pytest.approx({"over_counted": 100 / 3, "under_counted": 100 / 3, "shared_circles": 100 / 3,
+                                   "small_circles_drawn": nan, "other_circles_drawn": 100 / 3}, nan_ok=True)
     with pytest.raises(ValueError, match="share"):
         experiment.circle_sharing(None, test_set, share=0.7)
+
+
+def test_circle_sharing_tells_small_circles_apart(monkeypatch):
+    """A radius-2 circle one element draws whole and a radius-7 circle nobody draws: small 100 %, other 0 %."""
+    table = np.array([[[10.0, 10.0, 2.0, data.RED], [40.0, 40.0, 7.0, data.GREEN]]], dtype=np.float32)
+    decoded = torch.full((1, 3, 3, 64, 64), -8.0)
+    decoded[0, 0, data.RED] = torch.where(data.circle_masks(table)[0, 0], 8.0, -8.0)
+    _, element_images, _ = models.mix_elements(decoded, "rgb")
+    test_set = data.CirclesDataset(1, seed=0, min_circles=2, max_circles=2, cache=False)
+    test_set.table, test_set.counts = table, torch.full((1,), 2, dtype=torch.long)
+    test_set.images = data.render_table(table).to(torch.uint8)
+    monkeypatch.setattr(experiment, "decompose", lambda model, images: models.Decomposition(
+        element_images.sum(1), element_images, element_images, None, None))
+    stats = experiment.circle_sharing(None, test_set)
+    assert stats["small_circles_drawn"] == 100.0 and stats["other_circles_drawn"] == 0.0
+    assert stats["under_counted"] == 100.0 and stats["shared_circles"] == 0.0
 
 
 @pytest.mark.parametrize("s0_gradient", [True, False])

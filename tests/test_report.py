@@ -18,7 +18,9 @@ def test_table1_marks_the_claim_from_the_numbers():
     sharing = {"baseline": {"over_counted": 67.2, "under_counted": 13.6, "shared_circles": 47.4},
                "srn": {"over_counted": 57.6, "under_counted": 15.8, "shared_circles": 48.9}}
     lines = report.table1(dict(extras, circle_sharing=sharing))
-    assert "| srn | 57.6 | 15.8 | 48.9 |" in lines and "| baseline | 67.2 | 13.6 | 47.4 |" in lines
+    assert "| srn | 57.6 | 15.8 | 48.9 | – | – |" in lines and "| baseline | 67.2 | 13.6 | 47.4 | – | – |" in lines
+    sharing["srn"].update(small_circles_drawn=1.5, other_circles_drawn=80.3)
+    assert "| srn | 57.6 | 15.8 | 48.9 | 1.5 | 80.3 |" in report.table1(dict(extras, circle_sharing=sharing))
 
 
 def test_table3_needs_both_metrics_at_ten_steps_on_space_invaders():
