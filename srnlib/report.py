@@ -65,9 +65,26 @@ def table1(result: dict) -> list[str]:
         lines += [f"| {kind} | {_fmt(row.get('over_counted'))} | {_fmt(row.get('under_counted'))} | "
                   f"{_fmt(row.get('shared_circles'))} | {_fmt(row.get('small_circles_drawn'))} | "
                   f"{_fmt(row.get('other_circles_drawn'))} |" for kind, row in sharing.items()]
+    if result.get("table1_by_small_circles"):
+        lines += [""] + small_circles_table(result["table1_by_small_circles"])
     seconds = result.get("train_seconds")
     if seconds:
         lines += ["", "Training time: " + ", ".join(f"{kind} {value:.0f} s" for kind, value in seconds.items()) + "."]
+    return lines
+
+
+def small_circles_table(split: dict) -> list[str]:
+    """Table 1 of each model on the test images with and without a small circle (radius 1–2 px): ``split`` is
+    ``{model: srnlib.circles.experiment.table1_by_small_circles(...)}``."""
+    kinds = list(split)
+    counts = next(iter(split.values()))["images_without_small"]
+    lines = ["Table 1 (%) on the test images without a small circle (radius 1–2 px), and on those with one:", "",
+             "| circles | images without | " + " | ".join(f"{kind} without" for kind in kinds) + " | "
+             + " | ".join(f"{kind} with" for kind in kinds) + " |", "|---" * (2 + 2 * len(kinds)) + "|"]
+    for k in CIRCLE_COUNTS:
+        cells = [_fmt(split[kind]["without_small"].get(k)) for kind in kinds]
+        cells += [_fmt(split[kind]["with_small"].get(k)) for kind in kinds]
+        lines.append(f"| {k} | {counts.get(k, '–')} | " + " | ".join(cells) + " |")
     return lines
 
 

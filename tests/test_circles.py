@@ -3,6 +3,7 @@ decomposition metrics on hand-made element images, and the models' shapes, param
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -391,6 +392,23 @@ def test_circle_sharing_tells_small_circles_apart(monkeypatch):
     stats = experiment.circle_sharing(None, test_set)
     assert stats["small_circles_drawn"] == 100.0 and stats["other_circles_drawn"] == 0.0
     assert stats["under_counted"] == 100.0 and stats["shared_circles"] == 0.0
+
+
+def test_table1_by_small_circles_splits_the_test_set_by_its_smallest_circle(monkeypatch):
+    """Image 0 holds a radius-2 circle its element draws (decomposed), image 1 a radius-6 circle nobody draws (not):
+    100 % with small circles, 0 % without, at 1 circle; one image without a small circle."""
+    table = np.array([[[10.0, 10.0, 2.0, data.RED]], [[30.0, 30.0, 6.0, data.GREEN]]], dtype=np.float32)
+    decoded = torch.full((2, 3, 3, 64, 64), -8.0)
+    decoded[0, 0, data.RED] = torch.where(data.circle_masks(table[:1])[0, 0], 8.0, -8.0)
+    _, element_images, _ = models.mix_elements(decoded, "rgb")
+    test_set = data.CirclesDataset(2, seed=0, min_circles=1, max_circles=1, cache=False)
+    test_set.table, test_set.counts = table, torch.ones(2, dtype=torch.long)
+    monkeypatch.setattr(experiment, "decompose", lambda model, images, inner_steps=None: models.Decomposition(
+        element_images.sum(1), element_images, element_images, None, None))
+    split = experiment.table1_by_small_circles(None, test_set)
+    assert split["with_small"]["1"] == 100.0 and split["without_small"]["1"] == 0.0
+    assert split["images_without_small"] == {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0}
+    assert math.isnan(split["with_small"]["2"])
 
 
 @pytest.mark.parametrize("s0_gradient", [True, False])

@@ -21,6 +21,12 @@ def test_table1_marks_the_claim_from_the_numbers():
     assert "| srn | 57.6 | 15.8 | 48.9 | – | – |" in lines and "| baseline | 67.2 | 13.6 | 47.4 | – | – |" in lines
     sharing["srn"].update(small_circles_drawn=1.5, other_circles_drawn=80.3)
     assert "| srn | 57.6 | 15.8 | 48.9 | 1.5 | 80.3 |" in report.table1(dict(extras, circle_sharing=sharing))
+    split = {kind: {"with_small": {str(k): 10.0 for k in range(1, 6)}, "without_small": {str(k): 30.0 + k
+                                                                                         for k in range(1, 6)},
+                    "images_without_small": {str(k): 100 + k for k in range(1, 6)}} for kind in ("baseline", "srn")}
+    lines = report.table1(dict(extras, table1_by_small_circles=split))
+    assert "| 4 | 104 | 34.0 | 34.0 | 10.0 | 10.0 |" in lines
+    assert "| circles | images without | baseline without | srn without | baseline with | srn with |" in lines
 
 
 def test_table3_needs_both_metrics_at_ten_steps_on_space_invaders():

@@ -189,6 +189,23 @@ def circle_sharing(model: BaselineAutoencoder, test_set: data.CirclesDataset, sh
             "other_circles_drawn": percent(drawn[~small])}
 
 
+@torch.no_grad()
+def table1_by_small_circles(model: BaselineAutoencoder, test_set: data.CirclesDataset,
+                            inner_steps: int | None = None) -> dict:
+    """Table 1 on two halves of the test set: the images that hold a small circle (radius <= ``SMALL_RADIUS``) and
+    those that do not. ``{"with_small": {"1": pct, ...}, "without_small": {...}, "images_without_small": {"1": n,
+    ...}}``: where the models leave small circles out, the second table is what they do with the rest."""
+    successes = [metrics.decomposition_success(
+        decompose(model, test_set.images[start:start + EVAL_BATCH].float(), inner_steps).element_images,
+        test_set.counts[start:start + EVAL_BATCH]) for start in range(0, len(test_set), EVAL_BATCH)]
+    success, counts = torch.cat(successes), test_set.counts
+    radii = torch.as_tensor(np.asarray(test_set.table)[..., 2])
+    small = ((radii > 0) & (radii <= SMALL_RADIUS)).any(dim=1)
+    return {"with_small": metrics.success_by_count(success[small], counts[small]),
+            "without_small": metrics.success_by_count(success[~small], counts[~small]),
+            "images_without_small": {str(k): int(((counts == k) & ~small).sum()) for k in range(1, 6)}}
+
+
 def success_by_inner_steps(model, test_set: data.CirclesDataset, steps=(0, 5, 20)) -> dict:
     """Table 1 of a trained SRN evaluated with other numbers of inner steps: ``{"0": {"1": pct, ...}, ...}``.
 
