@@ -72,9 +72,10 @@ SETTINGS: dict[str, dict[str, dict]] = {
         # quick SRN's loop (lr 0.1) hardly moves the set at initialisation (0.3 % of an element's norm in 5 steps),
         # so the model learns to skip it; at lr 30 the loop makes the whole set (0 inner steps decode nothing) and
         # the elements come out one per circle (results/sweeps/circles_search.md). 5 inner steps for 10 epochs, then
-        # 10 (the authors double theirs, 10 to 20, at epoch 20): on seed 0 this beat 5 steps throughout at every
-        # count and 10 steps throughout (docs/results.md). Trained by scripts/circles_training_curve.py --profile
-        # long and shipped under shipped/circles/.
+        # 10 (the authors double theirs, 10 to 20, at epoch 20): on seed 0 it ended above the 5-step run at every
+        # count; 10 steps throughout (stopped at epoch 14; each epoch costs more) was then behind it at 1-3 circles,
+        # level at 4 and ahead at 5 (docs/results.md). Trained by scripts/circles_training_curve.py --profile long,
+        # shipped under shipped/circles/.
         "long": dict(train_images=24_000, test_images=2_000, min_circles=0, max_circles=5, epochs=20, batch_size=32,
                      lr=2e-3, n=8, d=16, encoder_channels=[32, 32, 32], group_channels=4,
                      decoder_channels=[16, 16, 8], decoder_start=8, attention="rgb", decoder="deconv",
