@@ -59,7 +59,7 @@ def table1(result: dict) -> list[str]:
     if sharing:  # how the models miscount (srnlib.circles.experiment.circle_sharing), test images with 1-5 circles
         lines += ["", "How they miss (% of test images with 1–5 circles; shared: % of circles two or more elements "
                   "each draw at least a tenth of; drawn: % of circles one element draws more than half of, radius "
-                  "1–2 px and 3–11 px):", "",
+                  "1–2 px (small) and 3–11 px (others)):", "",
                   "| model | more active elements than circles | fewer | circles shared | small drawn | others drawn |",
                   "|---|---|---|---|---|---|"]
         lines += [f"| {kind} | {_fmt(row.get('over_counted'))} | {_fmt(row.get('under_counted'))} | "

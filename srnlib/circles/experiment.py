@@ -192,7 +192,7 @@ def circle_sharing(model: BaselineAutoencoder, test_set: data.CirclesDataset, sh
 @torch.no_grad()
 def table1_by_small_circles(model: BaselineAutoencoder, test_set: data.CirclesDataset,
                             inner_steps: int | None = None) -> dict:
-    """Table 1 on two halves of the test set: the images that hold a small circle (radius <= ``SMALL_RADIUS``) and
+    """Table 1 on two parts of the test set: the images that hold a small circle (radius <= ``SMALL_RADIUS``) and
     those that do not. ``{"with_small": {"1": pct, ...}, "without_small": {...}, "images_without_small": {"1": n,
     ...}}``: where the models leave small circles out, the second table is what they do with the rest."""
     successes = [metrics.decomposition_success(
