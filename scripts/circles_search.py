@@ -47,8 +47,8 @@ GRID: dict[str, tuple[str, int, dict]] = {
     "srn-lr100-clip": ("srn", 16, {"refiner.lr": 100.0, "refiner.grad_clip": 0.01}),
     "baseline-logit": ("baseline", 16, {"attention": "logit"}),
     "srn-lr30-logit": ("srn", 16, {"refiner.lr": 30.0, "attention": "logit"}),
-    # neither long model draws circles of radius 1-2 (small_circles_drawn of experiment.circle_sharing); the broadcast decoder can draw a
-    # circle of any radius at any place with one linear function of its coordinate features
+    # neither long model draws circles of radius 1-2 (small_circles_drawn of experiment.circle_sharing); the
+    # broadcast decoder can draw a circle of any radius at any place with one linear function of its coordinates
     "baseline-broadcast16": ("baseline", 16, {"decoder": "broadcast", "decoder_channels": [16]}),
     "srn-lr30-broadcast16": ("srn", 16, {"refiner.lr": 30.0, "decoder": "broadcast", "decoder_channels": [16]}),
 }
