@@ -75,7 +75,7 @@ def table1(result: dict) -> list[str]:
 
 def small_circles_table(split: dict) -> list[str]:
     """Table 1 of each model on the test images with and without a small circle (radius 1–2 px): ``split`` is
-    ``{model: srnlib.circles.experiment.table1_by_small_circles(...)}``."""
+    ``{model: srnlib.circles.experiment.evaluate(...)["table1_by_small_circles"]}``."""
     kinds = list(split)
     counts = next(iter(split.values()))["images_without_small"]
     lines = ["Table 1 (%) on the test images without a small circle (radius 1–2 px), and on those with one:", "",

@@ -394,7 +394,7 @@ def test_circle_sharing_tells_small_circles_apart(monkeypatch):
     assert stats["under_counted"] == 100.0 and stats["shared_circles"] == 0.0
 
 
-def test_table1_by_small_circles_splits_the_test_set_by_its_smallest_circle(monkeypatch):
+def test_evaluate_splits_table1_by_the_smallest_circle_of_each_image(monkeypatch):
     """Image 0 holds a radius-2 circle its element draws (decomposed), image 1 a radius-6 circle nobody draws (not):
     100 % with small circles, 0 % without, at 1 circle; one image without a small circle."""
     table = np.array([[[10.0, 10.0, 2.0, data.RED]], [[30.0, 30.0, 6.0, data.GREEN]]], dtype=np.float32)
@@ -405,7 +405,8 @@ def test_table1_by_small_circles_splits_the_test_set_by_its_smallest_circle(monk
     test_set.table, test_set.counts = table, torch.ones(2, dtype=torch.long)
     monkeypatch.setattr(experiment, "decompose", lambda model, images, inner_steps=None: models.Decomposition(
         element_images.sum(1), element_images, element_images, None, None))
-    split = experiment.table1_by_small_circles(None, test_set)
+    test_set.images = data.render_table(table).to(torch.uint8)
+    split = experiment.evaluate(None, test_set)["table1_by_small_circles"]
     assert split["with_small"]["1"] == 100.0 and split["without_small"]["1"] == 0.0
     assert split["images_without_small"] == {"1": 1, "2": 0, "3": 0, "4": 0, "5": 0}
     assert math.isnan(split["with_small"]["2"])

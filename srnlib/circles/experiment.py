@@ -22,6 +22,7 @@ from .models import BaselineAutoencoder, Decomposition, build_model
 EXPERIMENT = "circles"
 MODEL_KINDS = ("baseline", "srn")
 EVAL_BATCH = 100
+SMALL_RADIUS = 2  # circles of radius 1-2 px (5-13 pixels): the ones the CPU models leave out
 
 
 def datasets(cfg: dict):
@@ -86,10 +87,12 @@ def decompose(model: BaselineAutoencoder, images: torch.Tensor, inner_steps: int
 
 @torch.no_grad()
 def evaluate(model: BaselineAutoencoder, test_set: data.CirclesDataset, inner_steps: int | None = None) -> dict:
-    """Table 1 and more on ``test_set``: ``{"table1": {"1": pct, ..., "5": pct}, "recon_mse", "fg_ari"}``.
+    """Table 1 and more on ``test_set``: ``{"table1": {"1": pct, ..., "5": pct}, "recon_mse", "fg_ari",
+    "table1_by_small_circles"}``.
 
-    fg_ari is the mean foreground ARI over test images with at least one circle. ``inner_steps``: the SRN's number
-    of inner steps (None: its own).
+    fg_ari is the mean foreground ARI over test images with at least one circle. table1_by_small_circles is Table 1
+    on two parts of the test set (``split_by_small_circles``). ``inner_steps``: the SRN's number of inner steps
+    (None: its own).
     """
     successes, squared_errors, aris = [], [], []
     for start in range(0, len(test_set), EVAL_BATCH):
@@ -100,10 +103,23 @@ def evaluate(model: BaselineAutoencoder, test_set: data.CirclesDataset, inner_st
         squared_errors.append((out.reconstruction - images).square().mean(dim=(1, 2, 3)))
         masks = data.circle_masks(test_set.table[start:start + EVAL_BATCH])
         aris.append(metrics.foreground_ari(out.element_images, masks))
-    ari = torch.cat(aris)
-    return {"table1": metrics.success_by_count(torch.cat(successes), test_set.counts),
+    ari, success = torch.cat(aris), torch.cat(successes)
+    return {"table1": metrics.success_by_count(success, test_set.counts),
             "recon_mse": float(torch.cat(squared_errors).mean()),
-            "fg_ari": float(ari[~torch.isnan(ari)].mean())}
+            "fg_ari": float(ari[~torch.isnan(ari)].mean()),
+            "table1_by_small_circles": split_by_small_circles(success, test_set.counts, test_set.table)}
+
+
+def split_by_small_circles(success: torch.Tensor, counts: torch.Tensor, tables) -> dict:
+    """Table 1 on the images that hold a small circle (radius <= ``SMALL_RADIUS``) and on those that do not, from
+    per-image success (B,) bool, counts (B,) and object tables (B, k, 4): ``{"with_small": {"1": pct, ...},
+    "without_small": {...}, "images_without_small": {"1": n, ...}}``. Where the models leave small circles out, the
+    second table is what they do with the rest."""
+    radii = torch.as_tensor(np.asarray(tables)[..., 2])
+    small = ((radii > 0) & (radii <= SMALL_RADIUS)).any(dim=1)
+    return {"with_small": metrics.success_by_count(success[small], counts[small]),
+            "without_small": metrics.success_by_count(success[~small], counts[~small]),
+            "images_without_small": {str(k): int(((counts == k) & ~small).sum()) for k in range(1, 6)}}
 
 
 @torch.no_grad()
@@ -151,9 +167,6 @@ def ink_shares(element_images: torch.Tensor, tables) -> torch.Tensor:
     return torch.where(area > 0, ink / area.clamp(min=1), torch.full_like(ink, float("nan")))
 
 
-SMALL_RADIUS = 2  # circles of radius 1-2 px (5-13 pixels): the ones the CPU models leave out
-
-
 @torch.no_grad()
 def circle_sharing(model: BaselineAutoencoder, test_set: data.CirclesDataset, share: float = 0.1,
                    limit: int = 500) -> dict:
@@ -187,23 +200,6 @@ def circle_sharing(model: BaselineAutoencoder, test_set: data.CirclesDataset, sh
     return {"over_counted": percent(active > counts), "under_counted": percent(active < counts),
             "shared_circles": percent(holders >= 2), "small_circles_drawn": percent(drawn[small]),
             "other_circles_drawn": percent(drawn[~small])}
-
-
-@torch.no_grad()
-def table1_by_small_circles(model: BaselineAutoencoder, test_set: data.CirclesDataset,
-                            inner_steps: int | None = None) -> dict:
-    """Table 1 on two parts of the test set: the images that hold a small circle (radius <= ``SMALL_RADIUS``) and
-    those that do not. ``{"with_small": {"1": pct, ...}, "without_small": {...}, "images_without_small": {"1": n,
-    ...}}``: where the models leave small circles out, the second table is what they do with the rest."""
-    successes = [metrics.decomposition_success(
-        decompose(model, test_set.images[start:start + EVAL_BATCH].float(), inner_steps).element_images,
-        test_set.counts[start:start + EVAL_BATCH]) for start in range(0, len(test_set), EVAL_BATCH)]
-    success, counts = torch.cat(successes), test_set.counts
-    radii = torch.as_tensor(np.asarray(test_set.table)[..., 2])
-    small = ((radii > 0) & (radii <= SMALL_RADIUS)).any(dim=1)
-    return {"with_small": metrics.success_by_count(success[small], counts[small]),
-            "without_small": metrics.success_by_count(success[~small], counts[~small]),
-            "images_without_small": {str(k): int(((counts == k) & ~small).sum()) for k in range(1, 6)}}
 
 
 def success_by_inner_steps(model, test_set: data.CirclesDataset, steps=(0, 5, 20)) -> dict:
