@@ -92,6 +92,11 @@ RUNS: dict[str, tuple[str, dict]] = {
     "srn-cell-colours-bn-detached-lr20": ("rn_srn", {"cell_colours": 16, "cell_colours_norm": True,
                                                     "s0_gradient": False, "refiner.lr": 20.0}),
     "srn-cell-colours-bn-detached": ("rn_srn", {"cell_colours": 16, "cell_colours_norm": True, "s0_gradient": False}),
+    # an outer-loss term on the share of Eq. 2 the loop leaves, L(S_r) / L(S_0) (DSPN's representation loss, made
+    # scale-free; inner_loss_weight), with an inner lr that moves the untrained set: does the loop then search, and
+    # does the 0-step ablation grow? (--epochs 12)
+    "srn-cell-colours-bn-solve-lr30": ("rn_srn", {"cell_colours": 16, "cell_colours_norm": True, "refiner.lr": 30.0,
+                                                 "inner_loss_weight": 1.0}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 

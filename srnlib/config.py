@@ -147,6 +147,7 @@ class SortOfClevrConfig(ExperimentConfig):
     cell_colours: int = 0  # append each cell's learned K-class colour histogram (models.CellColours; the sweep)
     cell_colours_norm: bool = False  # batch-normalise that histogram's classes over the cells (the sweep)
     s0_gradient: bool = True  # False: no outer gradient through S0; the stage learns through z alone (the sweep)
+    inner_loss_weight: float = 0.0  # outer-loss term: weight of L(S_r) / L(S_0), asking the loop to solve Eq. 2
 
 
 @dataclass(frozen=True, kw_only=True)

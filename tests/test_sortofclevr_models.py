@@ -267,3 +267,38 @@ def test_an_rn_srn_reports_how_much_of_eq_2_its_loop_solves_and_an_rn_refuses():
     assert numbers["solved"] == pytest.approx(1 - numbers["loss_sr"] / numbers["loss_s0"])
     with pytest.raises(ValueError, match="RN \\+ SRN"):
         build_model("rn", config).inner_problem(images)
+
+
+def test_inner_loss_weight_adds_the_share_of_eq_2_the_loop_leaves_to_the_outer_loss(batch):
+    from srnlib.sortofclevr.experiment import classification_step
+
+    images, questions, answers = batch
+    categories = torch.zeros_like(answers)
+    torch.manual_seed(0)
+    model = build_model("rn_srn", CFG.replace(refiner=dict(CFG.refiner.__dict__, lr=20.0), inner_loss_weight=0.5,
+                                        dropout=0.0))
+    refined, left = model.refined_set_and_residual(images)
+    # the residual is L(S_r) / L(S_0), from the inner losses computed independently
+    S0, features = model._refiner_inputs(*model.objects(images))
+    z = model.refiner.embed(features)
+    losses = model.refiner(S0, features, return_trajectory=True).losses
+    torch.testing.assert_close(left.detach(), losses[-1] / losses[0])
+    torch.testing.assert_close(refined.detach(), model.object_set(images).detach())
+    assert bool((left < 1).all())  # at lr 20 two steps lower the inner loss
+    out = classification_step(model, (images, questions, answers, categories))
+    plain = nn.functional.cross_entropy(model.relations(refined, questions), answers)
+    torch.testing.assert_close(out["loss"], plain + 0.5 * left.mean())
+    assert out["inner_loss_left"] == pytest.approx(left.mean().item())
+    # the term trains H_agg and H_embed on its own: the gradient of the residual alone reaches them
+    model.zero_grad()
+    model.refined_set_and_residual(images)[1].mean().backward()
+    untouched = [name for name, p in model.refiner.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert untouched == [] and z.shape == (4, 32)
+    # in eval mode, and for the RN (no loop), the step is plain cross-entropy
+    model.eval()
+    assert "inner_loss_left" not in classification_step(model, (images, questions, answers, categories))
+    rn = build_model("rn", CFG.replace(inner_loss_weight=0.5))
+    assert rn.inner_loss_weight == 0.0
+    assert "inner_loss_left" not in classification_step(rn, (images, questions, answers, categories))
+    with pytest.raises(ValueError, match="inner_loss_weight"):
+        build_model("rn_srn", CFG.replace(inner_loss_weight=-1.0))

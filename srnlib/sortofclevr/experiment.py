@@ -95,7 +95,12 @@ def classification_step(model: nn.Module, batch, non_relational_only: bool = Fal
     or (B, q, 11) with answers (B, q) from ``ImageQuestions``. ``non_relational_only``: the loss counts only the
     non-relational questions (the curriculum's first phase; see ``curriculum``)."""
     images, questions, answers, categories = batch
-    logits = model(images, questions).reshape(-1, N_ANSWERS)
+    weight = getattr(model, "inner_loss_weight", 0.0) if model.training else 0.0
+    if weight:  # an RN + SRN whose outer loss also asks its loop to solve Eq. 2 (``inner_loss_weight``)
+        refined, left = model.refined_set_and_residual(images)
+        logits = model.relations(refined, questions).reshape(-1, N_ANSWERS)
+    else:
+        logits = model(images, questions).reshape(-1, N_ANSWERS)
     answers = answers.reshape(-1)
     losses = nn.functional.cross_entropy(logits, answers, reduction="none")
     if non_relational_only:
@@ -103,7 +108,11 @@ def classification_step(model: nn.Module, batch, non_relational_only: bool = Fal
         loss = (losses * asked).sum() / asked.sum().clamp(min=1.0)
     else:
         loss = losses.mean()
-    return {"loss": loss, "accuracy": (logits.argmax(dim=1) == answers).float().mean()}
+    metrics = {"accuracy": (logits.argmax(dim=1) == answers).float().mean()}
+    if weight:
+        metrics["inner_loss_left"] = left.mean().detach()
+        loss = loss + weight * left.mean()
+    return {"loss": loss, **metrics}
 
 
 def curriculum(step_fn, optimizer: torch.optim.Optimizer, non_relational_steps: int):

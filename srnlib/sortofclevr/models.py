@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_positive
+from .._checks import check_number, check_positive
 from ..config import SortOfClevrConfig
 from ..pooling import SetEncoder
 from ..refine import SRN, inner_problem
@@ -217,6 +217,8 @@ class RelationNetwork(nn.Module):
         if not isinstance(config.s0_gradient, bool):
             raise TypeError(f"s0_gradient must be a bool, got {config.s0_gradient!r}")
         self.s0_gradient = config.s0_gradient
+        weight = check_number(config.inner_loss_weight, "inner_loss_weight", minimum=0.0)
+        self.inner_loss_weight = weight if srn else 0.0  # the RN has no loop: it ignores the setting
         embed_input = CHANNELS * GRID * GRID if config.s0_gradient else GRID * GRID * dim
         self.refiner = SRN(embed_input, dim, config.refiner, agg) if srn else None
         self.relations = _head(config, dim)
@@ -228,6 +230,19 @@ class RelationNetwork(nn.Module):
         if self.refiner is None:
             return objects
         return self.refiner(*self._refiner_inputs(objects, feature_map), steps=inner_steps)
+
+    def refined_set_and_residual(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the refined set (B, 25, D), the share of its inner loss the loop left, L(S_r) / L(S_0) (B,), L(S_0)
+        detached): what the outer-loss term ``inner_loss_weight`` reads. DSPN (Zhang et al. 2019) adds L(S_r) to
+        its outer loss so that the loop solves its problem; divided by L(S_0) the term cannot be met by shrinking z
+        and H_agg's output (the scale of the problem), only by a loop that removes most of its own loss."""
+        if self.refiner is None:
+            raise ValueError("refined_set_and_residual needs an RN + SRN; this RN has no refiner")
+        S0, features = self._refiner_inputs(*self.objects(images))
+        z, loop = self.refiner.embed(features), self.refiner.loop
+        refined = loop(S0, z)
+        left = loop.inner_loss(refined, z) / loop.inner_loss(S0, z).detach().clamp_min(1e-12)
+        return refined, left
 
     def _refiner_inputs(self, objects: torch.Tensor, feature_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(S_0, H_embed's input): (the cells, the flattened feature map), or with ``s0_gradient=False`` (the cells
