@@ -97,6 +97,11 @@ RUNS: dict[str, tuple[str, dict]] = {
     # does the 0-step ablation grow? (--epochs 12)
     "srn-cell-colours-bn-solve-lr30": ("rn_srn", {"cell_colours": 16, "cell_colours_norm": True, "refiner.lr": 30.0,
                                                  "inner_loss_weight": 1.0}),
+    # the run above met the term by shrinking the problem (z ~ H_agg(S_0), the set hardly moves); without an outer
+    # gradient through S0 the head can only read what the loop puts in the set, so z must carry the scene (--epochs 12)
+    "srn-cell-colours-bn-detached-solve-lr20": ("rn_srn", {"cell_colours": 16, "cell_colours_norm": True,
+                                                          "s0_gradient": False, "refiner.lr": 20.0,
+                                                          "inner_loss_weight": 1.0}),
 }
 OUT = {"dir": None}  # main() sets it: results/sweeps/ for the sweep, a temporary folder for tests
 
