@@ -235,7 +235,8 @@ class RelationNetwork(nn.Module):
         """(the refined set (B, 25, D), the share of its inner loss the loop left, L(S_r) / L(S_0) (B,), L(S_0)
         detached): what the outer-loss term ``inner_loss_weight`` reads. DSPN (Zhang et al. 2019) adds L(S_r) to
         its outer loss so that the loop solves its problem; divided by L(S_0) the term cannot be met by shrinking z
-        and H_agg's output (the scale of the problem), only by a loop that removes most of its own loss."""
+        and H_agg's output (the scale of the problem). It can still be met by a z equal to H_agg(S_0), a problem
+        with nothing to solve: with ``s0_gradient=True`` training finds that (docs/results.md)."""
         if self.refiner is None:
             raise ValueError("refined_set_and_residual needs an RN + SRN; this RN has no refiner")
         S0, features = self._refiner_inputs(*self.objects(images))
