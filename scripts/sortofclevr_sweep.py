@@ -13,7 +13,9 @@ vectors) instead. Each run appends one row to ``results/sweeps/sortofclevr_sweep
 overrides and the settings hash, updates, CPU-seconds of the process (training and evaluation, and training alone),
 updates per CPU-second, and the learning curve (updates, CPU-seconds, validation accuracies); the markdown table
 ``results/sweeps/sortofclevr_sweep.md`` is rewritten from it. A run already in the JSON (same name, kind, seed,
-epochs and settings hash) is skipped. One process, one thread (``OMP_NUM_THREADS=1``).
+epochs and settings hash) is skipped. One process, one thread (``OMP_NUM_THREADS=1``). ``--resumable`` saves a
+checkpoint after every epoch (``checkpoints/sortofclevr/``, profile ``sweep-<base>``, keyed by the run's settings
+and name) and a killed run started again resumes from its last finished epoch, CPU-seconds counted across both.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from srnlib import paths, profiles
 from srnlib.sortofclevr import experiment, perception
 from srnlib.config import SortOfClevrConfig
 from srnlib.sortofclevr.models import StateRelationNetwork, build_model
+from srnlib.train import checkpoint_path, load_checkpoint
 
 BASE = {"profile": "quick"}  # main() sets it (--base; tests use smoke)
 KINDS = ("rn", "rn_srn", "state", "state_grid", "state_grid_rgb")
@@ -127,7 +130,7 @@ def commit() -> str:
         return "unknown"
 
 
-def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) -> dict:
+def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None, resumable: bool = False) -> dict:
     """Train one model and return its table row (see the module docstring)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -152,9 +155,15 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
     else:
         model = build_model(kind, config)
         data, score = experiment.ImageQuestions(train_set), experiment.accuracy_by_category
+    checkpoint = None
+    if resumable:
+        checkpoint = checkpoint_path(experiment.EXPERIMENT, f"sweep-{BASE['profile']}", seed, cfg, name)
     evaluation = {"cpu": 0.0}
     curve: list[dict] = []
-    started = time.process_time()
+    done = load_checkpoint(checkpoint, cfg) if checkpoint is not None else None
+    before = dict(done["history"][-1]) if done else {}  # CPU-seconds of the process(es) that ran before a resume
+    evaluation["cpu"] = before.get("sweep_eval_cpu_seconds", 0.0)
+    started = time.process_time() - before.get("sweep_cpu_seconds", 0.0)
     steps_per_epoch = math.ceil(len(data) / images_per_batch)
 
     def evaluate(trained):
@@ -165,17 +174,21 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None) ->
         if kind in ("rn", "rn_srn"):  # does the conv stem still tell the colours apart? (the questions name objects by colour)
             scores["stem_colour"] = 100 * perception.stem_colour_accuracy(trained, val_set, images=600)
         evaluation["cpu"] += time.process_time() - begun
-        curve.append({"steps": (len(curve) + 1) * steps_per_epoch,
+        curve.append({"steps": (len(curve) + 1 + len(done["history"] if done else [])) * steps_per_epoch,
                       "cpu_seconds": round(time.process_time() - started, 1),
                       **{key: round(value, 2) for key, value in scores.items()}})
         print(f"{name} seed {seed}: {curve[-1]['steps']} updates, {curve[-1]['cpu_seconds']:.0f} CPU-s: "
               f"non-relational {scores['non_relational']:.1f} %, relational {scores['relational']:.1f} % "
               f"(closest {scores['closest']:.0f}, furthest {scores['furthest']:.0f}, count {scores['count']:.0f})"
               + (f", stem colour probe {scores['stem_colour']:.0f} %" if "stem_colour" in scores else ""), flush=True)
-        return {f"val_{key}": value for key, value in scores.items()}
+        return {**{f"val_{key}": value for key, value in scores.items()},
+                "sweep_cpu_seconds": curve[-1]["cpu_seconds"], "sweep_eval_cpu_seconds": evaluation["cpu"]}
 
-    experiment.train_model(model, cfg, data, evaluate, seed=seed, epochs=epochs, checkpoint=None, name=name,
-                           select_best=None)
+    history = experiment.train_model(model, cfg, data, evaluate, seed=seed, epochs=epochs, checkpoint=checkpoint,
+                                     name=name, select_best=None)
+    curve = [{"steps": record["epoch"] * steps_per_epoch, "cpu_seconds": round(record["sweep_cpu_seconds"], 1),
+              **{key[4:]: round(value, 2) for key, value in record.items() if key.startswith("val_")}}
+             for record in history]  # from the history: a resumed run's earlier epochs too
     refiner = refiner_numbers(model, val_set) if kind == "rn_srn" else {}
     cpu = time.process_time() - started
     steps = epochs * steps_per_epoch
@@ -289,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a quick setting")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, help="default: the quick profile's (1,000 updates each)")
+    parser.add_argument("--resumable", action="store_true", help="checkpoint every epoch; resume a killed run")
     parser.add_argument("--list", action="store_true")
     parser.add_argument("--table", action="store_true", help="only rewrite the markdown from the JSON")
     parser.add_argument("--base", default="quick", help="the profile whose settings the overrides change")
@@ -319,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         if any((r["name"], r["kind"], r["seed"], r["epochs"], r["settings_hash"]) == key for r in rows):
             print(f"{name} seed {args.seed}: already in {json_path()}, skipped")
             continue
-        row = run(name, kind, overrides, args.seed, args.epochs)
+        row = run(name, kind, overrides, args.seed, args.epochs, resumable=args.resumable)
         rows = load_rows() + [row]
         save(rows)
         print(f"{name}: {row['steps']:,} updates in {row['cpu_seconds'] / 60:.1f} CPU-minutes "

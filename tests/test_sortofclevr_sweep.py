@@ -45,3 +45,36 @@ def test_the_sweep_appends_one_row_per_run_with_its_curve_and_skips_a_repeat(iso
     assert (f"| {srn['final_0_steps']['furthest']:.1f} / {100 * srn['inner_problem']['solved']:.1f} % |"
             in (out / "sortofclevr_sweep.md").read_text())
     assert len(json.loads((out / "sortofclevr_sweep.json").read_text())) == 3
+
+
+def test_a_resumable_run_killed_after_an_epoch_resumes_and_ends_as_an_uninterrupted_one(isolated_home, tmp_path,
+                                                                                          monkeypatch):
+    sweep = load()
+    args = ["--base", "smoke", "--epochs", "2", "--name", "srn", "--kind", "rn_srn", "--set", "s0_gradient=False"]
+    sweep.main(args + ["--out", str(tmp_path / "whole")])  # no checkpoint: the reference
+    whole = json.loads((tmp_path / "whole" / "sortofclevr_sweep.json").read_text())[0]
+
+    probe, calls = sweep.perception.stem_colour_accuracy, []
+
+    def killed_in_the_second_epoch(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return probe(*a, **k)
+
+    monkeypatch.setattr(sweep.perception, "stem_colour_accuracy", killed_in_the_second_epoch)
+    try:
+        sweep.main(args + ["--resumable", "--out", str(tmp_path / "resumed")])
+    except KeyboardInterrupt:
+        pass
+    assert not (tmp_path / "resumed" / "sortofclevr_sweep.json").exists()
+    assert len(list((isolated_home / "checkpoints" / "sortofclevr").glob("srn.sweep-smoke.seed0.*.pt"))) == 1
+    monkeypatch.setattr(sweep.perception, "stem_colour_accuracy", probe)
+    sweep.main(args + ["--resumable", "--out", str(tmp_path / "resumed")])
+    resumed = json.loads((tmp_path / "resumed" / "sortofclevr_sweep.json").read_text())[0]
+    assert [point["steps"] for point in resumed["curve"]] == [8, 16]
+    drop = ("cpu_seconds",)
+    for a, b in zip(whole["curve"], resumed["curve"]):  # the same training: same data order, same random state
+        assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+    assert resumed["final_0_steps"] == whole["final_0_steps"]
+    assert resumed["cpu_seconds"] >= resumed["curve"][-1]["cpu_seconds"] > resumed["curve"][0]["cpu_seconds"] > 0
