@@ -8,8 +8,8 @@
 Every run trains one model with the ``quick`` settings and its overrides through the library's own training
 (``srnlib.sortofclevr.experiment.train_model``: Adam, per-update warm-up + cosine, batch-norm statistics recomputed
 before every evaluation), no checkpoint (but see ``--resumable``), and measures the validation accuracy per
-question type after every epoch (1,000 updates at quick). ``--kind state`` trains the state-description RN (the same head on the true objects as
-vectors) instead. Each run appends one row to ``results/sweeps/sortofclevr_sweep.json``: name, kind, seed, the
+question type after every epoch (1,000 updates at quick). ``--kind state`` trains the state-description RN (the
+same head on the true objects as vectors) instead. Each run appends one row to ``results/sweeps/sortofclevr_sweep.json``: name, kind, seed, the
 overrides and the settings hash, updates, CPU-seconds of the process (training and evaluation, and training alone),
 updates per CPU-second, and the learning curve (updates, CPU-seconds, validation accuracies); the markdown table
 ``results/sweeps/sortofclevr_sweep.md`` is rewritten from it. A run already in the JSON (same name, kind, seed,
