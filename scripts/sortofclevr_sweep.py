@@ -7,15 +7,16 @@
 
 Every run trains one model with the ``quick`` settings and its overrides through the library's own training
 (``srnlib.sortofclevr.experiment.train_model``: Adam, per-update warm-up + cosine, batch-norm statistics recomputed
-before every evaluation), no checkpoint (but see ``--resumable``), and measures the validation accuracy per
-question type after every epoch (1,000 updates at quick). ``--kind state`` trains the state-description RN (the
-same head on the true objects as vectors) instead. Each run appends one row to ``results/sweeps/sortofclevr_sweep.json``: name, kind, seed, the
-overrides and the settings hash, updates, CPU-seconds of the process (training and evaluation, and training alone),
-updates per CPU-second, and the learning curve (updates, CPU-seconds, validation accuracies); the markdown table
-``results/sweeps/sortofclevr_sweep.md`` is rewritten from it. A run already in the JSON (same name, kind, seed,
-epochs and settings hash) is skipped. One process, one thread (``OMP_NUM_THREADS=1``). ``--resumable`` saves a
-checkpoint after every epoch (``checkpoints/sortofclevr/``, profile ``sweep-<base>``, keyed by the run's settings
-and name) and a killed run started again resumes from its last finished epoch, CPU-seconds counted across both.
+before every evaluation), no checkpoint (but see ``--resumable``), and measures the validation accuracy per question
+type after every epoch (1,000 updates at quick). ``--kind state`` trains the state-description RN (the same head on
+the true objects as vectors) instead. Each run appends one row to ``results/sweeps/sortofclevr_sweep.json``: name,
+kind, seed, the overrides and the settings hash, updates, CPU-seconds of the process (training and evaluation, and
+training alone), updates per CPU-second, and the learning curve (updates, CPU-seconds, validation accuracies); the
+markdown table ``results/sweeps/sortofclevr_sweep.md`` is rewritten from it. A run already in the JSON (same name,
+kind, seed, epochs and settings hash) is skipped. One process, one thread (``OMP_NUM_THREADS=1``). ``--resumable``
+saves a checkpoint after every epoch (``checkpoints/sortofclevr/``, profile ``sweep-<base>``, keyed by the run's
+settings and name) and a killed run started again resumes from its last finished epoch, CPU-seconds counted across
+both.
 """
 from __future__ import annotations
 
