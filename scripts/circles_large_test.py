@@ -1,0 +1,80 @@
+"""Table 1 of the shipped Circles models on a larger test set: is the 2x at 5 circles decided by sampling noise?
+
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/circles_large_test.py [--profile long] [--images 12000] [--seeds 0 1 2]
+
+The profile's test set has 2,000 images, about 330 per circle count, so one count's success rate has a binomial
+standard error of about 2.5 points. This scores the profile's shipped SRN and baseline of each seed (loaded, never
+trained) on ``--images`` fresh test images of 1 to ``max_circles`` circles (generator seed 5; the profile trains on
+seed 0 and tests on seed 1), and writes Table 1, the SRN / baseline ratio per count with its standard error, to
+``results/sweeps/circles_large_test.{json,md}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import torch
+
+from srnlib import paths, profiles
+from srnlib.circles import data, experiment
+
+TEST_SEED = 5
+
+
+def ratio_with_error(srn: float, baseline: float, n: int) -> tuple[float, float]:
+    """SRN / baseline success (both %) on the same n images, and the ratio's standard error (delta method,
+    independent binomial errors)."""
+    p, q = srn / 100, baseline / 100
+    if q == 0:
+        return math.inf, math.inf
+    ratio = p / q
+    relative = math.sqrt(p * (1 - p) / n / max(p, 1e-9) ** 2 + q * (1 - q) / n / q ** 2)
+    return ratio, ratio * relative
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="long")
+    parser.add_argument("--images", type=int, default=12_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    cfg = profiles.get("circles", args.profile)
+    test = data.CirclesDataset(args.images, seed=TEST_SEED, min_circles=1, max_circles=cfg["max_circles"])
+    counts = {str(k): int((test.counts == k).sum()) for k in range(1, cfg["max_circles"] + 1)}
+    rows = []
+    for seed in args.seeds:
+        row = {"seed": seed}
+        for kind in ("srn", "baseline"):
+            started = time.process_time()
+            model, _ = experiment.load_or_train(kind, cfg, seed)
+            row[kind] = {k: round(v, 2) for k, v in experiment.evaluate(model, test)["table1"].items()}
+            row[f"{kind}_cpu_seconds"] = round(time.process_time() - started, 1)
+            print(f"seed {seed} {kind}: {row[kind]} ({row[f'{kind}_cpu_seconds']:.0f} CPU-s)", flush=True)
+        row["ratio"] = {k: [round(x, 3) for x in ratio_with_error(row["srn"][k], row["baseline"][k], counts[k])]
+                        for k in counts}
+        rows.append(row)
+    out = paths.repo_root() / "results" / "sweeps"
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"profile": args.profile, "images": args.images, "test_seed": TEST_SEED, "images_per_count": counts,
+              "rows": rows, "torch_threads": 1, "date": time.strftime("%Y-%m-%d")}
+    (out / "circles_large_test.json").write_text(json.dumps(result, indent=1) + "\n")
+    keys = list(counts)
+    lines = [f"# Circles, shipped `{args.profile}` models on {args.images:,} fresh test images (generator seed "
+             f"{TEST_SEED})", "", "Written by `scripts/circles_large_test.py`. Decomposition success (%) per number "
+             "of circles; ratio = SRN / baseline ± its standard error (binomial, delta method). Images per count: "
+             + ", ".join(f"{k}: {n:,}" for k, n in counts.items()) + ".", "",
+             "| seed | model | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for row in rows:
+        for kind in ("srn", "baseline"):
+            lines.append(f"| {row['seed']} | {kind} | " + " | ".join(f"{row[kind][k]:.1f}" for k in keys) + " |")
+        lines.append(f"| {row['seed']} | ratio | " + " | ".join(f"{row['ratio'][k][0]:.2f} ± {row['ratio'][k][1]:.2f}"
+                                                                for k in keys) + " |")
+    (out / "circles_large_test.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
