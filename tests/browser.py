@@ -144,29 +144,34 @@ def close_dialogs(driver) -> list[str]:
 
 
 def slider_output_image(driver, description: str, timeout: float):
-    """Wait for the slider labelled ``description``; return (slider handle, the widget's output <img> element)."""
+    """Wait for the slider labelled ``description``; return (slider handle, the source of the widget's output <img>),
+    read in one go so that an output re-rendered in between cannot leave us holding a stale element."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     def find(_):
-        for widget in driver.find_elements(By.CSS_SELECTOR, ".widget-interact"):
-            labels = [e.text.strip() for e in widget.find_elements(By.CSS_SELECTOR, ".widget-label")]
-            handles = widget.find_elements(By.CSS_SELECTOR, ".noUi-handle, .ui-slider-handle")
-            images = widget.find_elements(By.CSS_SELECTOR, ".widget-output img")
-            if description in labels and handles and images:
-                return handles[0], images[0]
+        try:  # the output may be re-rendered while we look: a stale element means "look again"
+            for widget in driver.find_elements(By.CSS_SELECTOR, ".widget-interact"):
+                labels = [e.text.strip() for e in widget.find_elements(By.CSS_SELECTOR, ".widget-label")]
+                handles = widget.find_elements(By.CSS_SELECTOR, ".noUi-handle, .ui-slider-handle")
+                images = widget.find_elements(By.CSS_SELECTOR, ".widget-output img")
+                if description in labels and handles and images:
+                    return handles[0], images[0].get_attribute("src")
+        except StaleElementReferenceException:
+            return False
         return False
 
     return WebDriverWait(driver, timeout).until(find, f"no slider '{description}' with a plot appeared")
 
 
-def move_slider_and_wait_for_new_image(driver, handle, image, presses: int, timeout: float) -> tuple[str, str]:
-    """Press the right arrow on the slider ``presses`` times; return (image before, image after) sources."""
+def move_slider_and_wait_for_new_image(driver, handle, before: str, presses: int, timeout: float) -> tuple[str, str]:
+    """Press the right arrow on the slider ``presses`` times; return (image before, image after) sources, where
+    ``before`` is the plot's source when the slider was found (``slider_output_image``)."""
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    before = image.get_attribute("src")
     handle.click()
     for _ in range(presses):
         handle.send_keys(Keys.ARROW_RIGHT)

@@ -32,8 +32,8 @@ def run_and_move(root: Path, name: str, description: str, timeout: float):
     with browser.jupyterlab(root, env) as (base, token), browser.chromium() as driver:
         try:
             browser.run_all_cells(driver, f"{base}/lab/tree/{name}?token={token}")
-            handle, image = browser.slider_output_image(driver, description, timeout)
-            before, after = browser.move_slider_and_wait_for_new_image(driver, handle, image, presses=3, timeout=60)
+            handle, before = browser.slider_output_image(driver, description, timeout)
+            before, after = browser.move_slider_and_wait_for_new_image(driver, handle, before, presses=3, timeout=60)
             return before, after, browser.errors_in_widget_outputs(driver)
         finally:
             browser.save_screenshot(driver, root / "screenshot.png")
