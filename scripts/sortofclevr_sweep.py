@@ -159,11 +159,9 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None, re
     checkpoint = None
     if resumable:
         checkpoint = checkpoint_path(experiment.EXPERIMENT, f"sweep-{BASE['profile']}", seed, cfg, name)
-    evaluation = {"cpu": 0.0}
-    curve: list[dict] = []
     done = load_checkpoint(checkpoint, cfg) if checkpoint is not None else None
-    before = dict(done["history"][-1]) if done else {}  # CPU-seconds of the process(es) that ran before a resume
-    evaluation["cpu"] = before.get("sweep_eval_cpu_seconds", 0.0)
+    before = done["history"][-1] if done else {}  # the epochs and CPU-seconds of the process(es) before a resume
+    evaluation = {"cpu": before.get("sweep_eval_cpu_seconds", 0.0), "epochs": before.get("epoch", 0)}
     started = time.process_time() - before.get("sweep_cpu_seconds", 0.0)
     steps_per_epoch = math.ceil(len(data) / images_per_batch)
 
@@ -175,15 +173,14 @@ def run(name: str, kind: str, overrides: dict, seed: int, epochs: int | None, re
         if kind in ("rn", "rn_srn"):  # does the conv stem still tell the colours apart? (the questions name objects by colour)
             scores["stem_colour"] = 100 * perception.stem_colour_accuracy(trained, val_set, images=600)
         evaluation["cpu"] += time.process_time() - begun
-        curve.append({"steps": (len(curve) + 1 + len(done["history"] if done else [])) * steps_per_epoch,
-                      "cpu_seconds": round(time.process_time() - started, 1),
-                      **{key: round(value, 2) for key, value in scores.items()}})
-        print(f"{name} seed {seed}: {curve[-1]['steps']} updates, {curve[-1]['cpu_seconds']:.0f} CPU-s: "
+        evaluation["epochs"] += 1
+        cpu_seconds = round(time.process_time() - started, 1)
+        print(f"{name} seed {seed}: {evaluation['epochs'] * steps_per_epoch} updates, {cpu_seconds:.0f} CPU-s: "
               f"non-relational {scores['non_relational']:.1f} %, relational {scores['relational']:.1f} % "
               f"(closest {scores['closest']:.0f}, furthest {scores['furthest']:.0f}, count {scores['count']:.0f})"
               + (f", stem colour probe {scores['stem_colour']:.0f} %" if "stem_colour" in scores else ""), flush=True)
         return {**{f"val_{key}": value for key, value in scores.items()},
-                "sweep_cpu_seconds": curve[-1]["cpu_seconds"], "sweep_eval_cpu_seconds": evaluation["cpu"]}
+                "sweep_cpu_seconds": cpu_seconds, "sweep_eval_cpu_seconds": evaluation["cpu"]}
 
     history = experiment.train_model(model, cfg, data, evaluate, seed=seed, epochs=epochs, checkpoint=checkpoint,
                                      name=name, select_best=None)
