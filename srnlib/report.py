@@ -59,12 +59,15 @@ def table1(result: dict) -> list[str]:
     if sharing:  # how the models miscount (srnlib.circles.experiment.circle_sharing), test images with 1-5 circles
         lines += ["", "How they miss (% of test images with 1–5 circles; shared: % of circles two or more elements "
                   "each draw at least a tenth of; drawn: % of circles one element draws more than half of, radius "
-                  "1–2 px (small) and 3–11 px (others)):", "",
-                  "| model | more active elements than circles | fewer | circles shared | small drawn | others drawn |",
-                  "|---|---|---|---|---|---|"]
+                  "1–2 px (small) and 3–11 px (others); in the reconstruction: % of circles the elements together "
+                  "draw more than half of):", "",
+                  "| model | more active elements than circles | fewer | circles shared | small drawn | others drawn "
+                  "| small in the reconstruction | others in the reconstruction |",
+                  "|---|---|---|---|---|---|---|---|"]
         lines += [f"| {kind} | {_fmt(row.get('over_counted'))} | {_fmt(row.get('under_counted'))} | "
                   f"{_fmt(row.get('shared_circles'))} | {_fmt(row.get('small_circles_drawn'))} | "
-                  f"{_fmt(row.get('other_circles_drawn'))} |" for kind, row in sharing.items()]
+                  f"{_fmt(row.get('other_circles_drawn'))} | {_fmt(row.get('small_circles_reconstructed'))} | "
+                  f"{_fmt(row.get('other_circles_reconstructed'))} |" for kind, row in sharing.items()]
     if result.get("table1_by_small_circles"):
         lines += [""] + small_circles_table(result["table1_by_small_circles"])
     seconds = result.get("train_seconds")

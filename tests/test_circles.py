@@ -373,7 +373,9 @@ def test_circle_sharing_reports_miscounts_and_shared_circles(monkeypatch):
     stats = experiment.circle_sharing(None, test_set)
     nan = float("nan")  # the circle has radius 6: there is no small circle
     assert stats == pytest.approx({"over_counted": 100 / 3, "under_counted": 100 / 3, "shared_circles": 100 / 3,
-                                   "small_circles_drawn": nan, "other_circles_drawn": 100 / 3}, nan_ok=True)
+                                   "small_circles_drawn": nan, "other_circles_drawn": 100 / 3,
+                                   "small_circles_reconstructed": nan, "other_circles_reconstructed": 200 / 3},
+                                  nan_ok=True)
     with pytest.raises(ValueError, match="share"):
         experiment.circle_sharing(None, test_set, share=0.7)
 
@@ -391,7 +393,26 @@ def test_circle_sharing_tells_small_circles_apart(monkeypatch):
         element_images.sum(1), element_images, element_images, None, None))
     stats = experiment.circle_sharing(None, test_set)
     assert stats["small_circles_drawn"] == 100.0 and stats["other_circles_drawn"] == 0.0
+    assert stats["small_circles_reconstructed"] == 100.0 and stats["other_circles_reconstructed"] == 0.0
     assert stats["under_counted"] == 100.0 and stats["shared_circles"] == 0.0
+
+
+def test_circle_sharing_tells_a_small_circle_two_elements_draw_from_one_nobody_draws(monkeypatch):
+    """Image 0: a radius-1 circle drawn half by each of two elements (reconstructed, not drawn by one);
+    image 1: a radius-2 circle nobody draws (neither)."""
+    table = np.array([[[10.0, 10.0, 1.0, data.RED]], [[40.0, 40.0, 2.0, data.GREEN]]], dtype=np.float32)
+    decoded = torch.full((2, 3, 3, 64, 64), -8.0)
+    for element in (0, 1):
+        decoded[0, element, data.RED] = torch.where(data.circle_masks(table)[0, 0], 8.0, -8.0)
+    _, element_images, _ = models.mix_elements(decoded, "rgb")
+    test_set = data.CirclesDataset(2, seed=0, min_circles=1, max_circles=1, cache=False)
+    test_set.table, test_set.counts = table, torch.ones(2, dtype=torch.long)
+    test_set.images = data.render_table(table).to(torch.uint8)
+    monkeypatch.setattr(experiment, "decompose", lambda model, images: models.Decomposition(
+        element_images[:len(images)].sum(1), element_images[:len(images)], element_images, None, None))
+    stats = experiment.circle_sharing(None, test_set)
+    assert stats["small_circles_drawn"] == 0.0 and stats["small_circles_reconstructed"] == 50.0
+    assert stats["shared_circles"] == 50.0 and math.isnan(stats["other_circles_reconstructed"])
 
 
 def test_evaluate_splits_table1_by_the_smallest_circle_of_each_image(monkeypatch):

@@ -304,3 +304,31 @@ def test_inner_problem_report_covers_every_experiments_srn(isolated_home, capsys
         assert row["inputs"] > 0 and numbers["z_sq"] > 0
     table = (isolated_home / "results" / "sweeps" / "inner_problem.smoke.md").read_text()
     assert table.count("\n| ") == 1 + len(rows) and "| cswm | shapes K=5 | 0 |" in table  # header and rows
+
+
+def test_circles_continuation_probe_trains_the_finished_model_on_with_its_own_rate_and_steps(isolated_home,
+                                                                                             monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPTS))  # it imports circles_training_curve's scorer
+    from srnlib import profiles
+    from srnlib.circles import experiment
+
+    probe = load("circles_continuation_probe")
+    with pytest.raises(SystemExit, match="no finished srn model"):
+        probe.main(["--kind", "srn", "--profile", "smoke"])
+    cfg = profiles.get("circles", "smoke")
+    experiment.load_or_train("srn", cfg, seed=0)  # the profile's finished model: 1 epoch, 2 inner steps
+    seen = []
+    step = experiment.reconstruction_step
+    monkeypatch.setattr(experiment, "reconstruction_step", lambda m, b, steps: seen.append(steps) or step(m, b, steps))
+    arguments = ["--kind", "srn", "--profile", "smoke", "--lr", "1e-4", "--steps", "3", "--epochs", "2",
+                 "--large-images", "20"]
+    assert probe.main(arguments) == 0
+    assert set(seen) == {3}  # only the two extra epochs trained, with the probe's inner steps
+    row = json.loads((isolated_home / "runs" / "sweeps" / "circles_continuation.json").read_text())["rows"][0]
+    assert (row["lr"], row["steps"], row["extra_epochs"]) == (1e-4, 3, 2)
+    assert [point["epoch"] for point in row["curve"]] == [2, 3]  # the finished model's epoch 1 was never scored
+    assert set(row["large_test"]) == set(row["test_final"]) == {"1", "2", "3", "4", "5"}
+    assert "| srn | 0 | 0.0001 | 3 | end |" in (isolated_home / "runs" / "sweeps" / "circles_continuation.md").read_text()
+    state = torch.load(isolated_home / "runs" / "probes" / "circles_continuation" / "srn.smoke.seed0.lr0.0001.steps3"
+                       ".epochs3.pt", weights_only=True)
+    assert state["epoch"] == 3 and {g["lr"] for g in state["optimizer"]["param_groups"]} == {1e-4}

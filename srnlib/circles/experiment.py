@@ -174,14 +174,16 @@ def circle_sharing(model: BaselineAutoencoder, test_set: data.CirclesDataset, sh
     ``over_counted`` / ``under_counted`` (more / fewer active elements than circles), ``shared_circles`` (circles of
     which two or more elements each draw at least ``share``, see ``ink_shares``), and ``small_circles_drawn`` /
     ``other_circles_drawn``: of the circles with radius <= ``SMALL_RADIUS`` / above it, those that one element
-    draws more than half of (NaN when the images have no such circle)."""
+    draws more than half of (NaN when the images have no such circle); ``small_circles_reconstructed`` /
+    ``other_circles_reconstructed``: those the elements together draw more than half of (in the reconstruction,
+    whoever draws them)."""
     if not 0 < share <= 0.5:
         raise ValueError(f"share must be in (0, 0.5], got {share!r}")
     chosen = torch.nonzero((test_set.counts >= 1) & (test_set.counts <= 5)).flatten()[:limit]
     if len(chosen) == 0:
         raise ValueError("test_set has no image with 1 to 5 circles")
     counts, tables = test_set.counts[chosen], np.asarray(test_set.table)[chosen.numpy()]
-    active, holders, drawn, radii = [], [], [], []
+    active, holders, drawn, reconstructed, radii = [], [], [], [], []
     for start in range(0, len(chosen), EVAL_BATCH):  # in batches: element images are (B, n, 3, 64, 64)
         part = slice(start, start + EVAL_BATCH)
         element_images = decompose(model, test_set.images[chosen[part]].float()).element_images
@@ -190,8 +192,10 @@ def circle_sharing(model: BaselineAutoencoder, test_set: data.CirclesDataset, sh
         real = torch.as_tensor(tables[part][..., 2] > 0)  # (B, k): the real circles, not padding
         holders.append((shares >= share).sum(dim=2)[real])
         drawn.append((shares.amax(dim=2) > 0.5)[real])
+        reconstructed.append((shares.sum(dim=2) > 0.5)[real])
         radii.append(torch.as_tensor(tables[part][..., 2])[real])
     active, holders, drawn, radii = torch.cat(active), torch.cat(holders), torch.cat(drawn), torch.cat(radii)
+    reconstructed = torch.cat(reconstructed)
 
     def percent(mask: torch.Tensor) -> float:
         return 100.0 * float(mask.float().mean()) if len(mask) else float("nan")
@@ -199,7 +203,8 @@ def circle_sharing(model: BaselineAutoencoder, test_set: data.CirclesDataset, sh
     small = radii <= SMALL_RADIUS
     return {"over_counted": percent(active > counts), "under_counted": percent(active < counts),
             "shared_circles": percent(holders >= 2), "small_circles_drawn": percent(drawn[small]),
-            "other_circles_drawn": percent(drawn[~small])}
+            "other_circles_drawn": percent(drawn[~small]), "small_circles_reconstructed": percent(reconstructed[small]),
+            "other_circles_reconstructed": percent(reconstructed[~small])}
 
 
 def success_by_inner_steps(model, test_set: data.CirclesDataset, steps=(0, 5, 20)) -> dict:
