@@ -55,6 +55,9 @@ GRID: dict[str, tuple[str, int, dict]] = {
     # width (quick's is 16, 16, 8 channels; the paper's 1024, 512, 256, 128)?
     "baseline-dec32": ("baseline", 16, {"decoder_channels": [32, 32, 16]}),
     "srn-lr30-dec32": ("srn", 16, {"refiner.lr": 30.0, "decoder_channels": [32, 32, 16]}),
+    # ... or the decoder's coarse first map (8 x 8, three doublings)? start each element at 16 x 16 (two doublings)
+    "baseline-start16": ("baseline", 16, {"decoder_start": 16, "decoder_channels": [16, 8]}),
+    "srn-lr30-start16": ("srn", 16, {"refiner.lr": 30.0, "decoder_start": 16, "decoder_channels": [16, 8]}),
 }
 EVERY = 4  # score Table 1 every this many epochs
 # Settings that change the data or the architecture both models share: an SRN row is compared with the baseline

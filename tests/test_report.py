@@ -18,9 +18,13 @@ def test_table1_marks_the_claim_from_the_numbers():
     sharing = {"baseline": {"over_counted": 67.2, "under_counted": 13.6, "shared_circles": 47.4},
                "srn": {"over_counted": 57.6, "under_counted": 15.8, "shared_circles": 48.9}}
     lines = report.table1(dict(extras, circle_sharing=sharing))
-    assert "| srn | 57.6 | 15.8 | 48.9 | – | – |" in lines and "| baseline | 67.2 | 13.6 | 47.4 | – | – |" in lines
+    assert "| srn | 57.6 | 15.8 | 48.9 | – | – | – | – |" in lines  # older JSON without the newer columns
+    assert "| baseline | 67.2 | 13.6 | 47.4 | – | – | – | – |" in lines
     sharing["srn"].update(small_circles_drawn=1.5, other_circles_drawn=80.3)
-    assert "| srn | 57.6 | 15.8 | 48.9 | 1.5 | 80.3 |" in report.table1(dict(extras, circle_sharing=sharing))
+    assert "| srn | 57.6 | 15.8 | 48.9 | 1.5 | 80.3 | – | – |" in report.table1(dict(extras, circle_sharing=sharing))
+    sharing["srn"].update(small_circles_reconstructed=2.5, other_circles_reconstructed=90.0)
+    assert "| srn | 57.6 | 15.8 | 48.9 | 1.5 | 80.3 | 2.5 | 90.0 |" in report.table1(dict(extras,
+                                                                                        circle_sharing=sharing))
     split = {kind: {"with_small": {str(k): 10.0 for k in range(1, 6)}, "without_small": {str(k): 30.0 + k
                                                                                          for k in range(1, 6)},
                     "images_without_small": {str(k): 100 + k for k in range(1, 6)}} for kind in ("baseline", "srn")}
