@@ -123,10 +123,13 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [r for r in rows if key(r) != key(row)] + [row]
     path.write_text(json.dumps({"profile": args.profile, "rows": rows}, indent=1) + "\n")
-    lines = [f"# Circles: the shipped `{args.profile}` models trained on with another learning rate or more inner steps", "",
+    lines = [f"# Circles: the shipped `{args.profile}` models trained on with another learning rate or more inner "
+             "steps", "",
              f"Written by `scripts/circles_continuation_probe.py`. The profile's models trained {cfg['epochs']} "
              f"epochs (Adam {cfg['lr']:g}; the SRN {cfg['refiner']['steps']} inner steps, {last_steps} from epoch "
-             f"{cfg['more_steps_epoch'] + 1}); each row continues one with the Adam rate and inner steps shown. Decomposition success (%) at 1–5 circles on the profile's 2,000 test images after each extra "
+             f"{cfg['more_steps_epoch'] + 1}); each row continues one with the Adam rate and inner steps shown. "
+             f"Decomposition success (%) at 1–5 circles on the profile's {cfg['test_images']:,} test images after "
+             "each extra "
              "epoch (the first is the profile's model; the SRN scored with the profile's final inner steps), and at "
              f"the end (*end*, the SRN with the inner steps it trained with) on the same images and on "
              f"{args.large_images:,} fresh ones (generator seed {TEST_SEED}). *s*: wall seconds of the extra epochs "

@@ -328,7 +328,8 @@ def test_circles_continuation_probe_trains_the_finished_model_on_with_its_own_ra
     assert (row["lr"], row["steps"], row["extra_epochs"]) == (1e-4, 3, 2)
     assert [point["epoch"] for point in row["curve"]] == [2, 3]  # the finished model's epoch 1 was never scored
     assert set(row["large_test"]) == set(row["test_final"]) == {"1", "2", "3", "4", "5"}
-    assert "| srn | 0 | 0.0001 | 3 | end |" in (isolated_home / "runs" / "sweeps" / "circles_continuation.md").read_text()
+    table = (isolated_home / "runs" / "sweeps" / "circles_continuation.md").read_text()
+    assert "| srn | 0 | 0.0001 | 3 | end |" in table
     state = torch.load(isolated_home / "runs" / "probes" / "circles_continuation" / "srn.smoke.seed0.lr0.0001.steps3"
                        ".epochs3.pt", weights_only=True)
     assert state["epoch"] == 3 and {g["lr"] for g in state["optimizer"]["param_groups"]} == {1e-4}
