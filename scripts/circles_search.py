@@ -150,8 +150,8 @@ def markdown(rows: list[dict]) -> list[str]:
              "baseline of the same data, architecture, epochs and seed at 2–5 circles; *loop*: 0 inner steps ≥ 10 "
              "points worse at 2–5 circles. *small circles in the reconstruction*: % of the circles of radius "
              "1–2 px the elements together draw more than half of (`experiment.circle_sharing`). *moved*: mean "
-             "distance an element moves in the loop / mean norm of S0. Paper (GPU, 64,000 images, 16 elements, 0-10 circles): "
-             "baseline 45.1 / 16.5 / 7.8 / 3.2 / 1.9, SRN 95.8 / 88.7 / 79.9 / 72.7 / 65.2.",
+             "distance an element moves in the loop / mean norm of S0. Paper (GPU, 64,000 images, 16 elements, "
+             "0-10 circles): baseline 45.1 / 16.5 / 7.8 / 3.2 / 1.9, SRN 95.8 / 88.7 / 79.9 / 72.7 / 65.2.",
              "",
              "| run | overrides | seed | steps | CPU min | Table 1 | 0 steps | recon MSE | over-counted % "
              "| small circles in the reconstruction % | moved | 2x | loop |",
