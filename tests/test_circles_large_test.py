@@ -20,3 +20,27 @@ def test_ratio_and_its_standard_error_by_the_delta_method():
     assert math.isclose(ratio, 2.0) and math.isclose(error, 2.0 * math.sqrt(0.055))
     assert script.ratio_with_error(40.0, 20.0, 400)[1] == error / 2  # four times the images: half the error
     assert script.ratio_with_error(10.0, 0.0, 100) == (math.inf, math.inf)
+
+
+def test_it_scores_an_srn_trained_with_other_settings_and_refuses_to_train_one(isolated_home, monkeypatch):
+    import json
+
+    import pytest
+
+    from srnlib import profiles
+    from srnlib.circles import experiment
+
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    script = load()
+    arguments = ["--profile", "smoke", "--images", "24", "--seeds", "0", "--srn-set", "refiner.lr=0.5"]
+    cfg = profiles.get("circles", "smoke")
+    experiment.load_or_train("baseline", cfg, 0)
+    with pytest.raises(SystemExit):  # the changed SRN was never trained: it is not trained here either
+        script.main(arguments)
+    experiment.load_or_train("srn", profiles.override(cfg, {"refiner.lr": 0.5}), 0)
+    script.main(arguments)
+    written = json.loads((isolated_home / "results" / "sweeps" / "circles_large_test.refiner.lr-0.5.json").read_text())
+    row = written["rows"][0]
+    assert written["srn_set"] == ["refiner.lr=0.5"] and set(row["srn"]) == set(row["baseline"]) == {"1", "2", "3", "4", "5"}
+    assert 0 <= row["srn_small_reconstructed"] <= 100 or math.isnan(row["srn_small_reconstructed"])
+    assert not (isolated_home / "results" / "sweeps" / "circles_large_test.json").exists()
