@@ -31,7 +31,7 @@ from srnlib import paths, profiles, results, shipped  # noqa: E402
 from srnlib.circles import data, experiment  # noqa: E402
 from srnlib.config import CirclesConfig  # noqa: E402
 from srnlib.paper import CIRCLE_COUNTS  # noqa: E402
-from srnlib.train import checkpoint_path, fit, save_atomic, settings_text  # noqa: E402
+from srnlib.train import checkpoint_path, fit, load_checkpoint, save_atomic, settings_text  # noqa: E402
 
 
 
@@ -53,11 +53,9 @@ def probe_checkpoint(kind: str, seed: int, lr: float, steps: int | None, epochs:
     if not target.exists():
         cached = checkpoint_path(experiment.EXPERIMENT, profile, seed, cfg, kind)
         source = shipped.find_shipped(cached)
-        if source is not None:
-            state = shipped.load_shipped(source, cfg)
-        elif cached.exists():
-            state = torch.load(cached, map_location="cpu", weights_only=True)
-        else:
+        # the shipped file is checked against its manifest; a cached one against its settings and weights digest
+        state = shipped.load_shipped(source, cfg) if source is not None else load_checkpoint(cached, cfg)
+        if state is None:
             raise SystemExit(f"no finished {kind} model of profile {profile} seed {seed} to continue")
         if state["epoch"] != cfg["epochs"]:
             raise SystemExit(f"the {kind} model of profile {profile} seed {seed} is unfinished")
