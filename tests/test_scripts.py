@@ -26,7 +26,8 @@ def test_circles_training_curve_scores_every_nth_epoch_with_and_without_inner_st
     assert written["settings"]["epochs"] == 2 and second["steps"] == 2 * first["steps"] == 2 * 8  # 256 / 32
     assert [row.split(" | ")[2] for row in written["table"][2:4]] == ["trained", "0"]
     assert set(written["circle_sharing"]) == {"over_counted", "under_counted", "shared_circles", "small_circles_drawn",
-                                                "other_circles_drawn"}
+                                                "other_circles_drawn", "small_circles_reconstructed",
+                                                "other_circles_reconstructed"}
     assert written["table"][-1].startswith("After epoch 2: over counted ")
     assert "| 2 | 16 | trained |" in capsys.readouterr().out
     checkpoints = list((isolated_home / "checkpoints" / "circles").glob("srn.smoke.seed0.*.pt"))
