@@ -24,15 +24,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from circles_large_test import TEST_SEED  # noqa: E402
+from circles_large_test import TEST_SEED, large_test_set  # noqa: E402
 from circles_training_curve import scorer  # noqa: E402
 
 from srnlib import paths, profiles, results, shipped  # noqa: E402
-from srnlib.circles import data, experiment  # noqa: E402
+from srnlib.circles import experiment  # noqa: E402
 from srnlib.config import CirclesConfig  # noqa: E402
 from srnlib.paper import CIRCLE_COUNTS  # noqa: E402
 from srnlib.train import checkpoint_path, fit, load_checkpoint, save_atomic, settings_text  # noqa: E402
-
 
 
 def out_dir(profile: str) -> Path:
@@ -101,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                   epochs=settings["epochs"], batch_size=cfg["batch_size"], seed=args.seed, on_epoch_start=schedule,
                   evaluate=scorer(args.kind, test_set, 1), checkpoint=target, settings=settings, desc=args.kind)
     model.eval()
-    large = data.CirclesDataset(args.large_images, seed=TEST_SEED, min_circles=1, max_circles=cfg["max_circles"])
+    large = large_test_set(cfg, args.large_images)
 
     def table1(images) -> dict:  # the SRN with the inner steps it trained with last
         return {k: round(v, 2) for k, v in experiment.evaluate(model, images, steps_after)["table1"].items()}
@@ -127,13 +126,13 @@ def main(argv: list[str] | None = None) -> int:
              f"epochs (Adam {cfg['lr']:g}; the SRN {cfg['refiner']['steps']} inner steps, {last_steps} from epoch "
              f"{cfg['more_steps_epoch'] + 1}); each row continues one with the Adam rate and inner steps shown. "
              f"Decomposition success (%) at 1–5 circles on the profile's {cfg['test_images']:,} test images after "
-             "each extra "
-             "epoch (the first is the profile's model; the SRN scored with the profile's final inner steps), and at "
-             f"the end (*end*, the SRN with the inner steps it trained with) on the same images and on "
+             "each extra epoch (the first is the profile's model; the SRN scored with the profile's final inner "
+             f"steps), and at the end (*end*, the SRN with the inner steps it trained with) on the same images and on "
              f"{args.large_images:,} fresh ones (generator seed {TEST_SEED}). *s*: wall seconds of the extra epochs "
              "(training and scoring), one torch thread, two jobs on 2 cores.", "",
              "| kind | seed | Adam lr | inner steps | epoch | test | 0 inner steps | large test | s |",
              "|---|---|---|---|---|---|---|---|---|"]
+
     def cells(table: dict) -> str:
         return " / ".join(f"{table[k]:.1f}" for k in CIRCLE_COUNTS)
 

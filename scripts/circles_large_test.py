@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,12 @@ from srnlib import paths, profiles, train
 from srnlib.circles import data, experiment
 
 TEST_SEED = 5
+
+
+def large_test_set(cfg: dict, images: int) -> data.CirclesDataset:
+    """``images`` fresh test images of 1 to 5 circles, Table 1's counts (the paper profile trains with up to 10),
+    from generator seed ``TEST_SEED`` (the profile trains on seed 0 and tests on seed 1)."""
+    return data.CirclesDataset(images, seed=TEST_SEED, min_circles=1, max_circles=min(cfg["max_circles"], 5))
 
 
 def ratio_with_error(srn: float, baseline: float, n: int) -> tuple[float, float]:
@@ -53,16 +58,15 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     cfg = profiles.get("circles", args.profile)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from circles_training_curve import overrides  # noqa: E402  (the --set rules of the training-curve scripts)
+    from circles_training_curve import overrides, settings_suffix  # noqa: E402  (the training-curve --set rules)
 
     try:
         srn_cfg = profiles.override(cfg, overrides(args.srn_set, cfg))
     except ValueError as error:
         parser.error(str(error))
-    suffix = "".join("." + re.sub(r"[^A-Za-z0-9_.-]", "", pair.replace("=", "-")) for pair in args.srn_set)
-    most = min(cfg["max_circles"], 5)  # Table 1's counts (the paper profile trains with up to 10)
-    test = data.CirclesDataset(args.images, seed=TEST_SEED, min_circles=1, max_circles=most)
-    counts = {str(k): int((test.counts == k).sum()) for k in range(1, most + 1)}
+    suffix = settings_suffix(args.srn_set)
+    test = large_test_set(cfg, args.images)
+    counts = {str(k): int((test.counts == k).sum()) for k in range(1, len(test.table[0]) + 1)}  # 1 to its max
     rows = []
     for seed in args.seeds:
         row = {"seed": seed}

@@ -107,10 +107,15 @@ def settings_from(parser: argparse.ArgumentParser, args, experiment_name: str) -
     return cfg
 
 
+def settings_suffix(pairs) -> str:
+    """``["refiner.lr=30.0", "n=16"]`` -> ``".refiner.lr-30.0.n-16"``: one file-name part per ``--set``."""
+    return "".join("." + re.sub(r"[^A-Za-z0-9_.-]", "", pair.replace("=", "-")) for pair in pairs)
+
+
 def curve_path(stem: str, profile: str, pairs, seed: int, epochs: int) -> Path:
     """``runs/curves/<stem>.<profile>[.<key>-<value>...].seed<seed>.epochs<epochs>.json`` (one part per ``--set``)."""
-    changed = "".join("." + re.sub(r"[^A-Za-z0-9_.-]", "", pair.replace("=", "-")) for pair in pairs)
-    return paths.repo_root() / "runs" / "curves" / f"{stem}.{profile}{changed}.seed{seed}.epochs{epochs}.json"
+    return (paths.repo_root() / "runs" / "curves"
+            / f"{stem}.{profile}{settings_suffix(pairs)}.seed{seed}.epochs{epochs}.json")
 
 
 def write_curve(path: Path, record: dict) -> None:
