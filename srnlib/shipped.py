@@ -31,7 +31,7 @@ import torch
 
 from .paths import repo_root
 from .profiles import PROFILES, settings_hash
-from .train import CHECKPOINT_FORMAT, checkpoint_problem
+from .train import CHECKPOINT_FORMAT, checkpoint_path, checkpoint_problem, rekey_checkpoint, settings_text
 
 MAX_BYTES = 10 * 1024 * 1024  # a shipped checkpoint is committed to git: 10 MB at most
 MANIFEST_VERSION = 1
@@ -94,7 +94,8 @@ def _load(path: Path) -> dict:
 
 
 def ship(checkpoint: str | os.PathLike, *, command: str, metrics: dict, settings: dict | None = None,
-         cpu_seconds: float | None = None, steps: int | None = None, overwrite: bool = False) -> Path:
+         cpu_seconds: float | None = None, steps: int | None = None, overwrite: bool = False,
+         rekeyed_from: dict | None = None) -> Path:
     """Copy a finished training checkpoint to ``shipped/<experiment>/`` with its manifest; returns the copy's path.
 
     Args:
@@ -105,6 +106,7 @@ def ship(checkpoint: str | os.PathLike, *, command: str, metrics: dict, settings
         cpu_seconds: training seconds; default: the sum of the history's per-epoch ``seconds``.
         steps: optimizer steps; default: the sum of the history's per-epoch ``optimizer_steps`` (None if not recorded).
         overwrite: replace an already shipped checkpoint of the same name.
+        rekeyed_from: ``reship``'s record of the shipped file this one was re-keyed from (None: trained as named).
     """
     source = Path(checkpoint)
     if not isinstance(command, str) or not command.strip():
@@ -158,6 +160,8 @@ def ship(checkpoint: str | os.PathLike, *, command: str, metrics: dict, settings
         "cpu_seconds": float(cpu_seconds), "torch_version": torch.__version__,
         "bytes": size, "sha256": digest, "metrics": dict(metrics),
     }
+    if rekeyed_from is not None:
+        manifest["rekeyed_from"] = dict(rekeyed_from)
     _write_atomic((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(), manifest_path(target))
     os.replace(temporary, target)
     return target
@@ -197,6 +201,31 @@ def worker_share(jobs: list, worker: int, workers: int) -> list:
         raise ValueError(f"--worker must be in 0 .. --workers - 1 and --workers >= 1, got --worker {worker!r} "
                          f"--workers {workers!r}")
     return list(jobs)[worker::workers]
+
+
+def reship(path: str | os.PathLike, settings: dict, unread: tuple[str, ...]) -> Path:
+    """Ship the shipped checkpoint ``path`` again keyed to ``settings``, which may differ from its settings only in
+    ``unread``, top-level settings its training never reads (``srnlib.train.rekey_checkpoint``; e.g. a baseline
+    after a change of the refiner's settings). The weights stay the same; the new manifest keeps the old one's
+    command, metrics, epochs, steps and CPU-seconds and adds ``rekeyed_from`` (the old file, its sha256, settings
+    hash and commit, and the settings that changed). The old file and its manifest are removed. -> the new path."""
+    path = Path(path)
+    load_shipped(path)  # the old file must verify before anything is written
+    manifest = read_manifest(path)
+    if settings_hash(dict(settings)) == manifest["settings_hash"]:
+        raise ValueError(f"shipped checkpoint {path} is already keyed to these settings")
+    working = checkpoint_path(manifest["experiment"], manifest["profile"], manifest["seed"], settings,
+                              name=manifest["name"])
+    rekey_checkpoint(path, settings, working, unread)
+    changed = sorted(key for key in set(manifest["settings"]) | set(settings)
+                     if manifest["settings"].get(key) != json.loads(settings_text(settings)).get(key))
+    record = {"file": path.name, "sha256": manifest["sha256"], "settings_hash": manifest["settings_hash"],
+              "git_commit": manifest.get("git_commit"), "changed_settings": changed}
+    target = ship(working, command=manifest["command"], metrics=manifest["metrics"], settings=settings,
+                  cpu_seconds=manifest["cpu_seconds"], steps=manifest.get("optimizer_steps"), rekeyed_from=record)
+    path.unlink()
+    manifest_path(path).unlink()
+    return target
 
 
 def shipped_manifests(checkpoints: dict) -> tuple[dict, int]:

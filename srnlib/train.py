@@ -179,20 +179,45 @@ def extend_checkpoint(source: str | os.PathLike, settings: dict, destination: st
     state is restored, that is the run ``settings`` would have trained from the start, *if* no part of training
     depends on the total number of epochs (a constant learning rate, not ``cosine_lr``): the caller must know that.
     A damaged source, other changed settings or no extra epochs are a ``ValueError``; -> ``destination``."""
+    state, new = _checkpoint_and_settings(source, settings, may_differ=("epochs",))
+    if not isinstance(new.get("epochs"), int) or new["epochs"] <= state["epoch"]:
+        raise ValueError(f"settings['epochs'] must exceed the {state['epoch']} epochs {source} has trained, "
+                         f"got {new.get('epochs')!r}")
+    state.update(epochs=new["epochs"], settings_hash=settings_hash(dict(settings)), settings=settings_text(settings))
+    save_atomic(state, destination)
+    return Path(destination)
+
+
+def rekey_checkpoint(source: str | os.PathLike, settings: dict, destination: str | os.PathLike,
+                     unread: tuple[str, ...]) -> Path:
+    """Write checkpoint ``source`` to ``destination`` keyed to ``settings``, which may differ from the source's
+    settings only in the top-level keys ``unread``: settings this model's training never reads (a baseline reads no
+    refiner setting). The weights, history and optimizer state are the source's, which is what training under
+    ``settings`` gives; the caller must know that the keys are unread (test it: train with them changed and compare
+    the weights). A damaged source or any other changed setting is a ``ValueError``; -> ``destination``."""
+    if not isinstance(unread, (tuple, list)) or not all(isinstance(key, str) for key in unread):
+        raise TypeError(f"unread must be a tuple of setting names, got {unread!r}")
+    if "epochs" in unread:
+        raise ValueError("unread must not name 'epochs': more epochs are extend_checkpoint's job")
+    state, _ = _checkpoint_and_settings(source, settings, may_differ=tuple(unread))
+    state.update(settings_hash=settings_hash(dict(settings)), settings=settings_text(settings))
+    save_atomic(state, destination)
+    return Path(destination)
+
+
+def _checkpoint_and_settings(source, settings: dict, may_differ: tuple[str, ...]) -> tuple[dict, dict]:
+    """Load checkpoint ``source`` (refusing a damaged one) and check that ``settings`` differ from the ones it was
+    trained with only in the keys ``may_differ`` -> (state, settings as stored)."""
     state = torch.load(source, map_location="cpu", weights_only=True)
     problem = checkpoint_problem(state)
     if problem is not None:
         raise ValueError(f"source checkpoint {source} {problem}")
     old, new = json.loads(state["settings"] or "{}"), json.loads(settings_text(settings))
-    changed = sorted(key for key in set(old) | set(new) if key != "epochs" and old.get(key) != new.get(key))
+    changed = sorted(key for key in set(old) | set(new) if key not in may_differ and old.get(key) != new.get(key))
     if changed or "epochs" not in new:
-        raise ValueError(f"settings may differ from {source}'s only in 'epochs'; these differ: {', '.join(changed)}")
-    if not isinstance(new["epochs"], int) or new["epochs"] <= state["epoch"]:
-        raise ValueError(f"settings['epochs'] must exceed the {state['epoch']} epochs {source} has trained, "
-                         f"got {new['epochs']!r}")
-    state.update(epochs=new["epochs"], settings_hash=settings_hash(dict(settings)), settings=settings_text(settings))
-    save_atomic(state, destination)
-    return Path(destination)
+        raise ValueError(f"settings may differ from {source}'s only in {', '.join(map(repr, may_differ))}; these "
+                         f"differ: {', '.join(changed) or 'epochs (missing)'}")
+    return state, new
 
 
 def _set_aside(path: Path, reason: str) -> None:

@@ -492,3 +492,22 @@ def test_every_shipped_circles_checkpoint_loads_into_the_model_its_profile_build
         assert profiles.settings_hash(dict(cfg)) == manifest["settings_hash"], f"{path.name}: settings changed"
         model = models.build_model(manifest["name"], CirclesConfig.from_settings(cfg))
         model.load_state_dict(shipped.load_shipped(path, cfg)["model"])  # strict: every name and shape fits
+
+
+def test_a_baseline_trains_the_same_weights_whatever_the_settings_it_never_reads(isolated_home):
+    """experiment.UNREAD_SETTINGS lets a shipped baseline be re-keyed after a refiner change: check it is true."""
+    from srnlib import profiles
+
+    cfg = {**profiles.get("circles", "smoke"), "train_images": 64}
+    changed = {**cfg, "refiner": {**cfg["refiner"], "embed_dim": 24, "steps": 3}, "s0_gradient": False,
+               "more_steps": 4, "more_steps_epoch": 2}
+    assert set(experiment.UNREAD_SETTINGS["baseline"]) == {key for key in cfg if cfg[key] != changed[key]}
+
+    def weights(settings):
+        model, _ = experiment.load_or_train("baseline", settings, seed=0)
+        return model.state_dict()
+
+    reference, unread_changed = weights(cfg), weights(changed)
+    assert all(torch.equal(value, unread_changed[name]) for name, value in reference.items())
+    other_lr = weights({**cfg, "lr": 1e-3})  # a setting it reads does change the weights: the check can fail
+    assert not all(torch.equal(value, other_lr[name]) for name, value in reference.items())

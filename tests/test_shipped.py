@@ -202,3 +202,28 @@ def test_experiment_checkpoints_lists_one_experiments_shipped_files_with_their_m
     assert sorted(path for pairs in by_experiment.values() for path, _ in pairs) == everything
     assert all(manifest["experiment"] == name for name, pairs in by_experiment.items() for _, manifest in pairs)
     assert shipped.experiment_checkpoints("circles", paths.repo_root() / "no such folder") == []
+
+
+def test_reship_keys_a_shipped_file_to_settings_it_never_read_and_records_where_it_came_from(isolated_home):
+    old_settings = {**SETTINGS, "refiner": {"embed_dim": 64}}
+    path, model = trained_checkpoint(old_settings)
+    old = shipped.ship(path, command="pytest old", metrics={"loss": 0.5})
+    old_manifest = shipped.read_manifest(old)
+    new_settings = {**SETTINGS, "refiner": {"embed_dim": 128}}
+    with pytest.raises(ValueError, match="differ: lr"):
+        shipped.reship(old, {**new_settings, "lr": 0.5}, ("refiner",))
+    target = shipped.reship(old, new_settings, ("refiner",))
+    assert not old.exists() and not shipped.manifest_path(old).exists()
+    manifest = shipped.read_manifest(target)
+    assert manifest["settings_hash"] == train.settings_hash(new_settings) != old_manifest["settings_hash"]
+    assert {key: manifest[key] for key in ("command", "metrics", "epochs", "optimizer_steps", "cpu_seconds")} == {
+        key: old_manifest[key] for key in ("command", "metrics", "epochs", "optimizer_steps", "cpu_seconds")}
+    assert manifest["rekeyed_from"] == {"file": old.name, "sha256": old_manifest["sha256"], "changed_settings":
+                                        ["refiner"], "settings_hash": old_manifest["settings_hash"],
+                                        "git_commit": old_manifest["git_commit"]}
+    state = shipped.load_shipped(target, new_settings)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, state["model"][name])
+    with pytest.raises(ValueError, match="already keyed"):
+        shipped.reship(target, new_settings, ("refiner",))
+    assert check_shipped_folder(isolated_home / "shipped") == 1

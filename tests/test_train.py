@@ -319,3 +319,28 @@ def test_extending_a_checkpoint_refuses_other_settings_no_extra_epochs_and_damag
     with pytest.raises(ValueError, match="damaged.pt"):
         train.extend_checkpoint(tmp_path / "damaged.pt", {**SETTINGS, "epochs": 4}, tmp_path / "x.pt")
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_a_rekeyed_checkpoint_loads_under_settings_its_training_never_read(tmp_path):
+    with_refiner = {**SETTINGS, "refiner": {"embed_dim": 64}}
+    trained, _ = run(tmp_path / "old.pt", epochs=2, settings=with_refiner)
+    wider = {**SETTINGS, "refiner": {"embed_dim": 128}}
+    assert train.rekey_checkpoint(tmp_path / "old.pt", wider, tmp_path / "new.pt", ("refiner",)) == tmp_path / "new.pt"
+    calls = []
+    model, optimizer = build(seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # loaded, not set aside
+        train.fit(model, optimizer, problem(), lambda m, b: calls.append(1) or step(m, b), epochs=2, batch_size=16,
+                  seed=3, checkpoint=tmp_path / "new.pt", settings=wider)
+    assert calls == []  # nothing trained: the weights are the old run's
+    for a, b in zip(trained.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="differ: lr"):
+        train.rekey_checkpoint(tmp_path / "old.pt", {**wider, "lr": 0.5}, tmp_path / "x.pt", ("refiner",))
+    with pytest.raises(ValueError, match="differ: epochs"):
+        train.rekey_checkpoint(tmp_path / "old.pt", {**wider, "epochs": 4}, tmp_path / "x.pt", ("refiner",))
+    with pytest.raises(ValueError, match="'epochs'"):
+        train.rekey_checkpoint(tmp_path / "old.pt", wider, tmp_path / "x.pt", ("refiner", "epochs"))
+    with pytest.raises(TypeError, match="unread"):
+        train.rekey_checkpoint(tmp_path / "old.pt", wider, tmp_path / "x.pt", "refiner")
+    assert not (tmp_path / "x.pt").exists()
