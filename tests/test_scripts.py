@@ -334,3 +334,31 @@ def test_circles_continuation_probe_trains_the_finished_model_on_with_its_own_ra
     state = torch.load(isolated_home / "runs" / "probes" / "circles_continuation" / "srn.smoke.seed0.lr0.0001.steps3"
                        ".epochs3.pt", weights_only=True)
     assert state["epoch"] == 3 and {g["lr"] for g in state["optimizer"]["param_groups"]} == {1e-4}
+
+
+def test_circles_reship_baselines_rekeys_only_the_stale_baselines_and_they_load_without_training(isolated_home,
+                                                                                                 monkeypatch):
+    from srnlib import profiles, shipped
+    from srnlib.circles import experiment
+
+    reship = load("circles_reship_baselines")
+    cfg = {**profiles.get("circles", "smoke"), "train_images": 64}
+    old = {**cfg, "refiner": {**cfg["refiner"], "embed_dim": 24}}
+    monkeypatch.setattr(profiles, "get", lambda experiment_name, profile=None: dict(cfg))
+    trained = {}
+    for kind in ("baseline", "srn"):  # both trained under the old refiner; only the baseline may be re-keyed
+        model, _ = experiment.load_or_train(kind, old, seed=0)
+        trained[kind] = model.state_dict()
+        path = experiment.checkpoint_path("circles", "smoke", 0, old, name=kind)
+        shipped.ship(path, command=f"train the {kind}", metrics={"success_1": 1.0})
+        path.unlink()
+    assert [p.name.split(".")[0] for p in reship.stale_baselines("smoke")] == ["baseline"]
+    assert reship.main(["--profile", "smoke", "--dry-run"]) == 0 and len(reship.stale_baselines("smoke")) == 1
+    assert reship.main(["--profile", "smoke"]) == 0 and reship.stale_baselines("smoke") == []
+    names = sorted(path.name for path in shipped.shipped_checkpoints())
+    assert names == sorted([f"baseline.smoke.seed0.{profiles.settings_hash(cfg)}.pt",
+                            f"srn.smoke.seed0.{profiles.settings_hash(old)}.pt"])
+    calls = []
+    monkeypatch.setattr(experiment, "reconstruction_step", lambda *args: calls.append(1))
+    model, _ = experiment.load_or_train("baseline", cfg, seed=0)  # the re-keyed file, no training
+    assert calls == [] and all(torch.equal(v, model.state_dict()[k]) for k, v in trained["baseline"].items())
