@@ -76,9 +76,9 @@ SETTINGS: dict[str, dict[str, dict]] = {
         # count; 10 steps throughout (stopped at epoch 14; each epoch costs more) was then behind it at 1-3 circles,
         # level at 4 and ahead at 5 (docs/results.md). z (refiner.embed_dim) is 128, not quick's 64: the loop builds
         # the set from z alone, and with 64 the small circles were missing from the reconstruction; 128 lifted every
-        # count on seed 0 (docs/results.md). The baselines read no refiner setting (experiment.UNREAD_SETTINGS), so
-        # theirs were re-keyed, not retrained. Trained by scripts/circles_training_curve.py --profile long, shipped
-        # under shipped/circles/.
+        # count on seed 0 and 1-4 circles on all three seeds (docs/results.md). The baselines read no refiner
+        # setting (experiment.UNREAD_SETTINGS), so theirs were re-keyed, not retrained. Trained by
+        # scripts/circles_training_curve.py --profile long, shipped under shipped/circles/.
         "long": dict(train_images=24_000, test_images=2_000, min_circles=0, max_circles=5, epochs=20, batch_size=32,
                      lr=2e-3, n=8, d=16, encoder_channels=[32, 32, 32], group_channels=4,
                      decoder_channels=[16, 16, 8], decoder_start=8, attention="rgb", decoder="deconv",

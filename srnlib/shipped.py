@@ -217,8 +217,9 @@ def reship(path: str | os.PathLike, settings: dict, unread: tuple[str, ...]) -> 
     working = checkpoint_path(manifest["experiment"], manifest["profile"], manifest["seed"], settings,
                               name=manifest["name"])
     rekey_checkpoint(path, settings, working, unread)
-    changed = sorted(key for key in set(manifest["settings"]) | set(settings)
-                     if manifest["settings"].get(key) != json.loads(settings_text(settings)).get(key))
+    stored = json.loads(settings_text(settings))
+    changed = sorted(key for key in set(manifest["settings"]) | set(stored)
+                     if manifest["settings"].get(key) != stored.get(key))
     record = {"file": path.name, "sha256": manifest["sha256"], "settings_hash": manifest["settings_hash"],
               "git_commit": manifest.get("git_commit"), "changed_settings": changed}
     target = ship(working, command=manifest["command"], metrics=manifest["metrics"], settings=settings,
