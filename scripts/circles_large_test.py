@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
     suffix = settings_suffix(args.srn_set)
     test = large_test_set(cfg, args.images)
-    counts = {str(k): int((test.counts == k).sum()) for k in range(1, len(test.table[0]) + 1)}  # 1 to its max
+    counts = {str(k): int((test.counts == k).sum()) for k in range(1, test.table.shape[1] + 1)}  # 1 to its max
     rows = []
     for seed in args.seeds:
         row = {"seed": seed}

@@ -31,7 +31,7 @@ import torch
 
 from .paths import repo_root
 from .profiles import PROFILES, settings_hash
-from .train import CHECKPOINT_FORMAT, checkpoint_path, checkpoint_problem, rekey_checkpoint, settings_text
+from .train import CHECKPOINT_FORMAT, changed_settings, checkpoint_path, checkpoint_problem, rekey_checkpoint
 
 MAX_BYTES = 10 * 1024 * 1024  # a shipped checkpoint is committed to git: 10 MB at most
 MANIFEST_VERSION = 1
@@ -217,11 +217,9 @@ def reship(path: str | os.PathLike, settings: dict, unread: tuple[str, ...]) -> 
     working = checkpoint_path(manifest["experiment"], manifest["profile"], manifest["seed"], settings,
                               name=manifest["name"])
     rekey_checkpoint(path, settings, working, unread)
-    stored = json.loads(settings_text(settings))
-    changed = sorted(key for key in set(manifest["settings"]) | set(stored)
-                     if manifest["settings"].get(key) != stored.get(key))
     record = {"file": path.name, "sha256": manifest["sha256"], "settings_hash": manifest["settings_hash"],
-              "git_commit": manifest.get("git_commit"), "changed_settings": changed}
+              "git_commit": manifest.get("git_commit"),
+              "changed_settings": changed_settings(manifest["settings"], settings)}
     target = ship(working, command=manifest["command"], metrics=manifest["metrics"], settings=settings,
                   cpu_seconds=manifest["cpu_seconds"], steps=manifest.get("optimizer_steps"), rekeyed_from=record)
     path.unlink()

@@ -205,6 +205,12 @@ def rekey_checkpoint(source: str | os.PathLike, settings: dict, destination: str
     return Path(destination)
 
 
+def changed_settings(old: dict, new: dict) -> list[str]:
+    """The top-level settings whose values differ between ``old`` and ``new`` (compared as stored), sorted."""
+    old, new = json.loads(settings_text(old)), json.loads(settings_text(new))
+    return sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
+
+
 def _checkpoint_and_settings(source, settings: dict, may_differ: tuple[str, ...]) -> tuple[dict, dict]:
     """Load checkpoint ``source`` (refusing a damaged one) and check that ``settings`` differ from the ones it was
     trained with only in the keys ``may_differ`` -> (state, settings as stored)."""
@@ -213,7 +219,7 @@ def _checkpoint_and_settings(source, settings: dict, may_differ: tuple[str, ...]
     if problem is not None:
         raise ValueError(f"source checkpoint {source} {problem}")
     old, new = json.loads(state["settings"] or "{}"), json.loads(settings_text(settings))
-    changed = sorted(key for key in set(old) | set(new) if key not in may_differ and old.get(key) != new.get(key))
+    changed = [key for key in changed_settings(old, new) if key not in may_differ]
     if changed or "epochs" not in new:
         raise ValueError(f"settings may differ from {source}'s only in {', '.join(map(repr, may_differ))}; these "
                          f"differ: {', '.join(changed) or 'epochs (missing)'}")
