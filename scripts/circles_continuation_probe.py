@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             group["lr"] = lr if later else cfg["lr"]
 
     history = fit(model, optimizer, train_set,
-                  lambda m, batch: experiment.reconstruction_step(m, batch, steps["now"]),
+                  lambda m, batch: experiment.reconstruction_step(m, batch, steps["now"], config.foreground_weight),
                   epochs=settings["epochs"], batch_size=cfg["batch_size"], seed=args.seed, on_epoch_start=schedule,
                   evaluate=scorer(args.kind, test_set, 1), checkpoint=target, settings=settings, desc=args.kind)
     model.eval()

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import json
 import re
 from pathlib import Path
 
-from srnlib import paths, profiles, results, shipped, train
+from srnlib import config, paths, profiles, results, shipped, train
 from srnlib.train import checkpoint_path
 from srnlib.paper import CIRCLE_COUNTS as COUNTS
 from srnlib.circles import experiment
@@ -95,10 +96,20 @@ def add_curve_arguments(parser: argparse.ArgumentParser, set_example: str) -> No
                         help=f"replace one more setting, e.g. {set_example} (repeatable)")
 
 
+def with_defaults(cfg: dict, experiment_name: str, pairs) -> dict:
+    """``cfg`` plus the default of each top-level setting a ``--set`` names that the profile leaves out (a field of
+    the experiment's config with a default, e.g. circles' ``foreground_weight``), so that ``--set`` may change it;
+    settings no ``--set`` names stay out, and the profile's checkpoint keys with them."""
+    named = {pair.partition("=")[0] for pair in pairs}
+    defaults = {field.name: field.default for field in dataclasses.fields(config.CONFIGS[experiment_name])
+                if field.default is not dataclasses.MISSING and field.name not in cfg and field.name in named}
+    return dict(cfg, **defaults)
+
+
 def settings_from(parser: argparse.ArgumentParser, args, experiment_name: str) -> dict:
     """The profile's settings of ``experiment_name`` with ``--set`` and ``--epochs`` applied (a bad ``--set`` is a
     parser error)."""
-    cfg = profiles.get(experiment_name, args.profile)
+    cfg = with_defaults(profiles.get(experiment_name, args.profile), experiment_name, args.set)
     try:
         cfg = profiles.override(cfg, overrides(args.set, cfg))
     except ValueError as error:

@@ -110,6 +110,9 @@ class CirclesConfig(ExperimentConfig):
     tsne_grid: int
     tsne_radius: int
     interpolation_positions: int
+    # the reconstruction loss's weight on the pixels a circle lights, background 1 (1: plain MSE, the paper's; a
+    # larger one makes a small circle's few pixels count: scripts/circles_training_curve.py --set)
+    foreground_weight: float = 1.0
 
     def inner_steps_at(self, epoch: int) -> int:
         """The SRN's inner steps in (0-based) ``epoch``: ``refiner.steps``, then ``more_steps``."""

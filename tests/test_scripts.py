@@ -320,7 +320,8 @@ def test_circles_continuation_probe_trains_the_finished_model_on_with_its_own_ra
     experiment.load_or_train("srn", cfg, seed=0)  # the profile's finished model: 1 epoch, 2 inner steps
     seen = []
     step = experiment.reconstruction_step
-    monkeypatch.setattr(experiment, "reconstruction_step", lambda m, b, steps: seen.append(steps) or step(m, b, steps))
+    monkeypatch.setattr(experiment, "reconstruction_step",
+                        lambda m, b, steps, *weight: seen.append(steps) or step(m, b, steps, *weight))
     arguments = ["--kind", "srn", "--profile", "smoke", "--lr", "1e-4", "--steps", "3", "--epochs", "2",
                  "--large-images", "20"]
     assert probe.main(arguments) == 0

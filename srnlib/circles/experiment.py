@@ -38,11 +38,17 @@ def datasets(cfg: dict):
     return train, test
 
 
-def reconstruction_step(model: BaselineAutoencoder, batch, inner_steps: int | None = None) -> dict:
+def reconstruction_step(model: BaselineAutoencoder, batch, inner_steps: int | None = None,
+                        foreground_weight: float = 1.0) -> dict:
     """One training step's loss: mean squared reconstruction error of a batch ``(images, counts)``; ``inner_steps``:
-    the SRN's for this step (None: the model's own)."""
+    the SRN's for this step (None: the model's own). ``foreground_weight`` weighs the error at pixels the target
+    lights (any channel > 0) against 1 at the background (1: plain MSE)."""
     images, _ = batch
-    return {"loss": (model(images, inner_steps=inner_steps).reconstruction - images).square().mean()}
+    error = (model(images, inner_steps=inner_steps).reconstruction - images).square()
+    if foreground_weight != 1.0:
+        lit = images.amax(dim=1, keepdim=True) > 0  # (B, 1, 64, 64)
+        error = error * torch.where(lit, foreground_weight, 1.0)
+    return {"loss": error.mean()}
 
 
 def load_or_train(kind: str, cfg: dict, seed: int = 0, retrain: bool = False, train_set=None, device=None,
@@ -63,7 +69,10 @@ def load_or_train(kind: str, cfg: dict, seed: int = 0, retrain: bool = False, tr
 
     if train_set is None:
         train_set, _ = datasets(cfg)
-    history = fit(model, optimizer, train_set, lambda m, batch: reconstruction_step(m, batch, steps["now"]),
+    def loss(model, batch):
+        return reconstruction_step(model, batch, steps["now"], config.foreground_weight)
+
+    history = fit(model, optimizer, train_set, loss,
                   epochs=cfg["epochs"], batch_size=cfg["batch_size"], seed=seed, device=device, on_epoch_start=schedule,
                   retrain=retrain, evaluate=evaluate,
                   checkpoint=checkpoint_path(EXPERIMENT, cfg["profile"], seed, cfg, name=kind), desc=kind,
