@@ -450,6 +450,28 @@ def test_s0_gradient_decides_whether_the_outer_loss_trains_the_set_head(s0_gradi
         models.SRNAutoencoder(SMALL.replace(s0_gradient=1))
 
 
+def test_foreground_weight_weighs_the_error_at_lit_pixels_only():
+    """A hand-made case: a model that draws nothing, a target with 2 lit pixels (one red, one yellow) of 64 x 64 x 3
+    values. Plain MSE counts every missed value once; a weight of 5 counts the lit pixels' values 5 times (all three
+    channels of a lit pixel, also the dark ones), the background's once."""
+    images = torch.zeros(1, 3, 64, 64)
+    images[0, 0, 3, 4] = 1.0  # red
+    images[0, :2, 10, 10] = 1.0  # yellow: red and green
+
+    class DrawsNothing(torch.nn.Module):
+        def forward(self, images, inner_steps=None):
+            return models.Decomposition(*[None] * 5)._replace(reconstruction=torch.zeros_like(images))
+
+    step = experiment.reconstruction_step
+    plain = float(step(DrawsNothing(), (images, None))["loss"])
+    assert plain == pytest.approx(3 / (3 * 64 * 64))
+    assert float(step(DrawsNothing(), (images, None), foreground_weight=1.0)["loss"]) == plain
+    assert float(step(DrawsNothing(), (images, None), foreground_weight=5.0)["loss"]) == pytest.approx(5 * plain)
+    perfect = step(DrawsNothing(), (torch.zeros(1, 3, 64, 64), None), foreground_weight=5.0)["loss"]
+    assert float(perfect) == 0.0
+    assert CirclesConfig.from_profile("smoke").foreground_weight == 1.0  # no profile sets it: plain MSE
+
+
 def test_paper_profile_follows_the_authors_detached_initial_set():
     from srnlib import profiles
 

@@ -55,6 +55,26 @@ def test_circles_training_curve_takes_typed_setting_overrides(isolated_home):
         curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1", "--set", "n=many"])
 
 
+def test_circles_training_curve_sets_a_default_setting_the_profile_leaves_out(isolated_home):
+    """foreground_weight is a CirclesConfig default no profile lists: --set adds it (a checkpoint of its own);
+    without --set the settings, and so the profile's checkpoint key, stay without it."""
+    from srnlib import profiles
+    from srnlib.train import checkpoint_path
+
+    curve = load("circles_training_curve")
+    cfg = profiles.get("circles", "smoke")
+    assert "foreground_weight" not in curve.with_defaults(cfg, "circles", ["n=4"])
+    assert curve.with_defaults(cfg, "circles", ["foreground_weight=5"])["foreground_weight"] == 1.0
+    assert curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1", "--set", "foreground_weight=5"]) == 0
+    written = json.loads((isolated_home / "runs" / "curves" /
+                          "circles.baseline.smoke.foreground_weight-5.seed0.epochs1.json").read_text())
+    assert written["settings"]["foreground_weight"] == 5.0
+    assert checkpoint_path("circles", "smoke", 0, dict(written["settings"]), "baseline").exists()
+    assert not checkpoint_path("circles", "smoke", 0, dict(cfg, epochs=1), "baseline").exists()
+    with pytest.raises(SystemExit):
+        curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1", "--set", "foreground_weight=heavy"])
+
+
 def test_circles_paper_gpu_sizes_the_epochs_to_the_budget_and_writes_table1(isolated_home, capsys):
     gpu = load("circles_paper_gpu")
     cfg = gpu.budgeted_settings("paper", 256, 600.0, {"baseline": 0.05, "srn": 0.1})
