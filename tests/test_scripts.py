@@ -75,6 +75,25 @@ def test_circles_training_curve_sets_a_default_setting_the_profile_leaves_out(is
         curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1", "--set", "foreground_weight=heavy"])
 
 
+def test_circles_runs_table_lists_finished_and_stopped_runs_with_their_scored_epochs(isolated_home):
+    curve, runs = load("circles_training_curve"), load("circles_runs_table")
+    assert curve.main(["--kind", "srn", "--profile", "smoke", "--epochs", "2", "--every", "1",
+                       "--set", "foreground_weight=3"]) == 0
+    assert curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1", "--every", "1"]) == 0
+    (isolated_home / "checkpoints" / "circles" / "junk.smoke.seed0.0.pt").write_bytes(b"not a checkpoint")
+    assert runs.main(["--profile", "smoke"]) == 0
+    written = json.loads((isolated_home / "results" / "sweeps" / "circles_runs.smoke.json").read_text())["runs"]
+    assert [(run["kind"], run["differs"], run["epochs_done"]) for run in written] == [
+        ("srn", "foreground_weight=3.0", 2), ("baseline", "the profile's", 1)]
+    srn = written[0]
+    assert [point["epoch"] for point in srn["scored"]] == [1, 2] and len(srn["scored"][0]["zero_steps"]) == 5
+    assert written[1]["scored"][0]["zero_steps"] is None and not srn["shipped"]
+    table = (isolated_home / "results" / "sweeps" / "circles_runs.smoke.md").read_text()
+    assert "| srn | 0 | foreground_weight=3.0 | 2 of 2 |" in table
+    assert runs.differences({"n": 4, "epochs": 9, "refiner": {"lr": 1.0}}, {"n": 4, "epochs": 1,
+                                                                             "refiner": {"lr": 2.0}}) == "refiner.lr=1.0"
+
+
 def test_circles_paper_gpu_sizes_the_epochs_to_the_budget_and_writes_table1(isolated_home, capsys):
     gpu = load("circles_paper_gpu")
     cfg = gpu.budgeted_settings("paper", 256, 600.0, {"baseline": 0.05, "srn": 0.1})
