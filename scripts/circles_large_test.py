@@ -1,7 +1,7 @@
 """Table 1 of the shipped Circles models on a larger test set: is the 2x at 5 circles decided by sampling noise?
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/circles_large_test.py [--profile long] [--images 12000] [--seeds 0 1 2]
-        [--srn-set refiner.embed_dim=128]
+        [--srn-set refiner.embed_dim=128] [--set foreground_weight=2]
 
 The profile's test set has 2,000 images, about 330 per circle count, so one count's success rate has a binomial
 standard error of about 2.5 points. This scores the profile's shipped SRN and baseline of each seed (loaded, never
@@ -11,7 +11,8 @@ the share of the small circles (radius 1-2 px) in each model's reconstruction (`
 first 500 images) to ``results/sweeps/circles_large_test.{json,md}``. ``--srn-set KEY=VALUE`` (repeatable) scores
 instead the SRN trained with those changes to the profile (e.g. by ``scripts/circles_training_curve.py --set ...``
 with the profile's epochs; its cached checkpoint, never trained here) against the profile's baseline, into
-``circles_large_test.<key>-<value>....{json,md}``.
+``circles_large_test.<key>-<value>....{json,md}``; ``--set KEY=VALUE`` scores both models trained with that change
+(a loss setting such as ``foreground_weight``, which the baseline reads too).
 """
 from __future__ import annotations
 
@@ -52,19 +53,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="long")
     parser.add_argument("--images", type=int, default=12_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="score both models trained with this change to the profile (repeatable)")
     parser.add_argument("--srn-set", action="append", default=[], metavar="KEY=VALUE",
                         help="score the SRN trained with this change to the profile (repeatable)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     cfg = profiles.get("circles", args.profile)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from circles_training_curve import overrides, settings_suffix  # noqa: E402  (the training-curve --set rules)
+    from circles_training_curve import overrides, settings_suffix, with_defaults  # noqa: E402  (the --set rules)
 
     try:
+        cfg = with_defaults(cfg, "circles", args.set + args.srn_set)
+        cfg = profiles.override(cfg, overrides(args.set, cfg))
         srn_cfg = profiles.override(cfg, overrides(args.srn_set, cfg))
     except ValueError as error:
         parser.error(str(error))
-    suffix = settings_suffix(args.srn_set)
+    suffix = settings_suffix(args.set + args.srn_set)
     test = large_test_set(cfg, args.images)
     counts = {str(k): int((test.counts == k).sum()) for k in range(1, test.table.shape[1] + 1)}  # 1 to its max
     rows = []
@@ -73,10 +78,11 @@ def main(argv: list[str] | None = None) -> None:
         for kind in ("srn", "baseline"):
             started = time.process_time()
             settings = srn_cfg if kind == "srn" else cfg
-            if args.srn_set and kind == "srn":  # trained elsewhere: refuse to train it here
+            changes = args.set + (args.srn_set if kind == "srn" else [])
+            if changes:  # trained elsewhere: refuse to train it here
                 path = train.checkpoint_path(experiment.EXPERIMENT, args.profile, seed, settings, kind)
                 if not path.exists():
-                    parser.error(f"no trained SRN with {args.srn_set} for seed {seed} ({path.name})")
+                    parser.error(f"no trained {kind} with {changes} for seed {seed} ({path.name})")
             model, _ = experiment.load_or_train(kind, settings, seed)
             row[kind] = {k: round(v, 2) for k, v in experiment.evaluate(model, test)["table1"].items()}
             sharing = experiment.circle_sharing(model, test)
@@ -88,13 +94,17 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(row)
     out = paths.repo_root() / "results" / "sweeps"
     out.mkdir(parents=True, exist_ok=True)
-    result = {"profile": args.profile, "srn_set": args.srn_set, "images": args.images, "test_seed": TEST_SEED,
+    result = {"profile": args.profile, "set": args.set, "srn_set": args.srn_set, "images": args.images, "test_seed": TEST_SEED,
               "images_per_count": counts, "rows": rows, "torch_threads": 1, "date": time.strftime("%Y-%m-%d")}
     (out / f"circles_large_test{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
     keys = list(counts)
     srn_name = f"the SRN with {', '.join(args.srn_set)}" if args.srn_set else "the shipped SRN"
+    if args.set:
+        srn_name = f"{srn_name.replace('shipped ', '')} and the baseline, both with {', '.join(args.set)}"
+    else:
+        srn_name += " and the shipped baseline"
     lines = [f"# Circles, `{args.profile}` models on {args.images:,} fresh test images (generator seed "
-             f"{TEST_SEED}): {srn_name} and the shipped baseline", "",
+             f"{TEST_SEED}): {srn_name}", "",
              "Written by `scripts/circles_large_test.py`. Decomposition success (%) per number "
              "of circles; ratio = SRN / baseline ± its standard error (binomial, delta method). Images per count: "
              + ", ".join(f"{k}: {n:,}" for k, n in counts.items()) + ". *small*: % of the circles of radius "

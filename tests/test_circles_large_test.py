@@ -44,3 +44,30 @@ def test_it_scores_an_srn_trained_with_other_settings_and_refuses_to_train_one(i
     assert written["srn_set"] == ["refiner.lr=0.5"] and set(row["srn"]) == set(row["baseline"]) == {"1", "2", "3", "4", "5"}
     assert 0 <= row["srn_small_reconstructed"] <= 100 or math.isnan(row["srn_small_reconstructed"])
     assert not (isolated_home / "results" / "sweeps" / "circles_large_test.json").exists()
+
+
+def test_set_scores_both_models_trained_with_a_loss_setting_and_refuses_to_train_either(isolated_home, monkeypatch):
+    """--set foreground_weight=3: a setting no profile lists (a default) that the baseline reads too, so both
+    models must have been trained with it; the shipped/profile baseline is not the comparison."""
+    import json
+
+    import pytest
+
+    from srnlib import profiles
+    from srnlib.circles import experiment
+
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    script = load()
+    arguments = ["--profile", "smoke", "--images", "24", "--seeds", "0", "--set", "foreground_weight=3"]
+    cfg = dict(profiles.get("circles", "smoke"), foreground_weight=3.0)
+    experiment.load_or_train("baseline", profiles.get("circles", "smoke"), 0)  # the profile's: not enough
+    experiment.load_or_train("srn", cfg, 0)
+    with pytest.raises(SystemExit):  # no baseline trained with the weight, and none is trained here
+        script.main(arguments)
+    experiment.load_or_train("baseline", cfg, 0)
+    script.main(arguments)
+    written = json.loads((isolated_home / "results" / "sweeps" /
+                          "circles_large_test.foreground_weight-3.json").read_text())
+    assert written["set"] == ["foreground_weight=3"] and written["srn_set"] == []
+    md = (isolated_home / "results" / "sweeps" / "circles_large_test.foreground_weight-3.md").read_text()
+    assert "the SRN and the baseline, both with foreground_weight=3" in md.splitlines()[0]
