@@ -470,6 +470,10 @@ def test_foreground_weight_weighs_the_error_at_lit_pixels_only():
     perfect = step(DrawsNothing(), (torch.zeros(1, 3, 64, 64), None), foreground_weight=5.0)["loss"]
     assert float(perfect) == 0.0
     assert CirclesConfig.from_profile("smoke").foreground_weight == 1.0  # no profile sets it: plain MSE
+    for bad, error in ((0.0, ValueError), (-2.0, ValueError), (float("nan"), ValueError), ("5", TypeError),
+                       (True, TypeError)):
+        with pytest.raises(error, match="foreground_weight"):
+            step(DrawsNothing(), (images, None), foreground_weight=bad)
 
 
 def test_paper_profile_follows_the_authors_detached_initial_set():

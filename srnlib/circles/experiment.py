@@ -43,6 +43,10 @@ def reconstruction_step(model: BaselineAutoencoder, batch, inner_steps: int | No
     """One training step's loss: mean squared reconstruction error of a batch ``(images, counts)``; ``inner_steps``:
     the SRN's for this step (None: the model's own). ``foreground_weight`` weighs the error at pixels the target
     lights (any channel > 0) against 1 at the background (1: plain MSE)."""
+    if isinstance(foreground_weight, bool) or not isinstance(foreground_weight, (int, float)):
+        raise TypeError(f"foreground_weight must be a number (1: plain MSE), got {type(foreground_weight).__name__}")
+    if not foreground_weight > 0:
+        raise ValueError(f"foreground_weight must be positive (1: plain MSE), got {foreground_weight!r}")
     images, _ = batch
     error = (model(images, inner_steps=inner_steps).reconstruction - images).square()
     if foreground_weight != 1.0:
@@ -67,11 +71,11 @@ def load_or_train(kind: str, cfg: dict, seed: int = 0, retrain: bool = False, tr
     def schedule(model, epoch):
         steps["now"] = config.inner_steps_at(epoch) if kind == "srn" else None
 
+    def loss(m, batch):
+        return reconstruction_step(m, batch, steps["now"], config.foreground_weight)
+
     if train_set is None:
         train_set, _ = datasets(cfg)
-    def loss(model, batch):
-        return reconstruction_step(model, batch, steps["now"], config.foreground_weight)
-
     history = fit(model, optimizer, train_set, loss,
                   epochs=cfg["epochs"], batch_size=cfg["batch_size"], seed=seed, device=device, on_epoch_start=schedule,
                   retrain=retrain, evaluate=evaluate,
