@@ -94,17 +94,16 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(row)
     out = paths.repo_root() / "results" / "sweeps"
     out.mkdir(parents=True, exist_ok=True)
-    result = {"profile": args.profile, "set": args.set, "srn_set": args.srn_set, "images": args.images, "test_seed": TEST_SEED,
-              "images_per_count": counts, "rows": rows, "torch_threads": 1, "date": time.strftime("%Y-%m-%d")}
+    result = {"profile": args.profile, "set": args.set, "srn_set": args.srn_set, "images": args.images,
+              "test_seed": TEST_SEED, "images_per_count": counts, "rows": rows, "torch_threads": 1,
+              "date": time.strftime("%Y-%m-%d")}
     (out / f"circles_large_test{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
     keys = list(counts)
-    srn_name = f"the SRN with {', '.join(args.srn_set)}" if args.srn_set else "the shipped SRN"
-    if args.set:
-        srn_name = f"{srn_name.replace('shipped ', '')} and the baseline, both with {', '.join(args.set)}"
-    else:
-        srn_name += " and the shipped baseline"
+    srn = f"the SRN with {', '.join(args.srn_set)}" if args.srn_set else "the SRN" if args.set else "the shipped SRN"
+    models = (f"{srn} and the baseline, both with {', '.join(args.set)}" if args.set
+              else f"{srn} and the shipped baseline")
     lines = [f"# Circles, `{args.profile}` models on {args.images:,} fresh test images (generator seed "
-             f"{TEST_SEED}): {srn_name}", "",
+             f"{TEST_SEED}): {models}", "",
              "Written by `scripts/circles_large_test.py`. Decomposition success (%) per number "
              "of circles; ratio = SRN / baseline ± its standard error (binomial, delta method). Images per count: "
              + ", ".join(f"{k}: {n:,}" for k, n in counts.items()) + ". *small*: % of the circles of radius "

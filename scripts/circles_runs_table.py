@@ -21,15 +21,17 @@ from srnlib import paths, profiles, shipped, train
 from srnlib.paper import CIRCLE_COUNTS as COUNTS
 
 
+def dotted(settings: dict) -> dict:
+    """``{"n": 8, "refiner": {"lr": 30.0}}`` -> ``{"n": 8, "refiner.lr": 30.0}``: one level of nesting, dotted."""
+    return {name: value for key, outer in settings.items()
+            for name, value in (((f"{key}.{inner}", v) for inner, v in outer.items()) if isinstance(outer, dict)
+                                else ((key, outer),))}
+
+
 def differences(settings: dict, reference: dict) -> str:
     """``"foreground_weight=2.0, refiner.embed_dim=256"``: the settings (a nested one dotted) that differ from
     ``reference``, other than the epochs; ``"the profile's"`` when none do."""
-    flat = {name: value for key, value in settings.items() if key != "epochs"
-            for name, value in (((f"{key}.{inner}", v) for inner, v in value.items()) if isinstance(value, dict)
-                                else ((key, value),))}
-    base = {name: value for key, value in reference.items()
-            for name, value in (((f"{key}.{inner}", v) for inner, v in value.items()) if isinstance(value, dict)
-                                else ((key, value),))}
+    flat, base = dotted({key: value for key, value in settings.items() if key != "epochs"}), dotted(reference)
     changed = [f"{name}={flat[name]!r}" for name in sorted(flat) if base.get(name, "absent") != flat[name]]
     return ", ".join(changed) or "the profile's"
 
@@ -85,11 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     records, seen = [], set()
     for path in sorted(found, key=lambda path: path.parent.parent.name != "shipped"):  # a shipped copy first
         record = run_record(path, reference)
-        if record is not None and (record["settings_hash"], record["kind"], record["seed"],
-                                   record["epochs_done"], record["seconds"]) not in seen:
-            seen.add((record["settings_hash"], record["kind"], record["seed"], record["epochs_done"],
-                      record["seconds"]))
-            records.append(record)  # a cached copy of a shipped run is the same run: once
+        if record is None:
+            continue
+        run = tuple(record[key] for key in ("settings_hash", "kind", "seed", "epochs_done", "seconds"))
+        if run not in seen:  # a cached copy of a shipped run is the same run: once
+            seen.add(run)
+            records.append(record)
     records.sort(key=lambda record: (record["differs"], record["kind"], record["seed"], not record["shipped"]))
     out = paths.repo_root() / "results" / "sweeps"
     out.mkdir(parents=True, exist_ok=True)

@@ -65,7 +65,8 @@ def test_circles_training_curve_sets_a_default_setting_the_profile_leaves_out(is
     cfg = profiles.get("circles", "smoke")
     assert "foreground_weight" not in curve.with_defaults(cfg, "circles", ["n=4"])
     assert curve.with_defaults(cfg, "circles", ["foreground_weight=5"])["foreground_weight"] == 1.0
-    assert curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1", "--set", "foreground_weight=5"]) == 0
+    assert curve.main(["--kind", "baseline", "--profile", "smoke", "--epochs", "1",
+                       "--set", "foreground_weight=5"]) == 0
     written = json.loads((isolated_home / "runs" / "curves" /
                           "circles.baseline.smoke.foreground_weight-5.seed0.epochs1.json").read_text())
     assert written["settings"]["foreground_weight"] == 5.0
@@ -90,8 +91,8 @@ def test_circles_runs_table_lists_finished_and_stopped_runs_with_their_scored_ep
     assert written[1]["scored"][0]["zero_steps"] is None and not srn["shipped"]
     table = (isolated_home / "results" / "sweeps" / "circles_runs.smoke.md").read_text()
     assert "| srn | 0 | foreground_weight=3.0 | 2 of 2 |" in table
-    assert runs.differences({"n": 4, "epochs": 9, "refiner": {"lr": 1.0}}, {"n": 4, "epochs": 1,
-                                                                             "refiner": {"lr": 2.0}}) == "refiner.lr=1.0"
+    assert runs.differences({"n": 4, "epochs": 9, "refiner": {"lr": 1.0}},
+                            {"n": 4, "epochs": 1, "refiner": {"lr": 2.0}}) == "refiner.lr=1.0"
 
 
 def test_circles_paper_gpu_sizes_the_epochs_to_the_budget_and_writes_table1(isolated_home, capsys):
