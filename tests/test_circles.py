@@ -537,3 +537,46 @@ def test_a_baseline_trains_the_same_weights_whatever_the_settings_it_never_reads
     assert all(torch.equal(value, unread_changed[name]) for name, value in reference.items())
     other_lr = weights({**cfg, "lr": 1e-3})  # a setting it reads does change the weights: the check can fail
     assert not all(torch.equal(value, other_lr[name]) for name, value in reference.items())
+
+
+@pytest.mark.parametrize("kind", ["baseline", "srn"])
+def test_fit_decoded_set_finds_a_set_the_decoder_draws_an_image_from_and_leaves_the_weights_alone(kind):
+    """Known answer: images the model's own decoder draws from another set. Fitting the decoded set alone brings the
+    error far below that of the set the model makes; no weight changes or gets a gradient."""
+    torch.manual_seed(0)
+    model = models.build_model(kind, SMALL.replace(refiner={"steps": 2, "lr": 1.0})).eval()
+    with torch.no_grad():  # an untrained decoder draws nearly the same image from any set: make it sharper
+        model.decoder.deconv[-1].weight.mul_(30)
+    images, _ = data.generate(4, seed=3, max_circles=3)
+    with torch.no_grad():
+        made, _ = model.make_set(images)
+        target = made + made.std() * torch.randn(made.shape, generator=torch.Generator().manual_seed(1))
+        drawn = model.decoder(target)[0]
+    before = {name: p.clone() for name, p in model.state_dict().items()}
+    fitted, returned = experiment.fit_decoded_set(model, drawn, steps=200, lr=0.05)
+    with torch.no_grad():
+        torch.testing.assert_close(returned, model.make_set(drawn)[0])  # the start: the set the model makes of them
+        error_made = float((model.decoder(returned)[0] - drawn).square().mean())
+        error_fitted = float((model.decoder(fitted)[0] - drawn).square().mean())
+    assert error_fitted < error_made / 20
+    assert all(torch.equal(p, before[name]) for name, p in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+    with pytest.raises(ValueError, match="steps"):
+        experiment.fit_decoded_set(model, drawn, steps=0)
+    with pytest.raises(ValueError, match="lr"):
+        experiment.fit_decoded_set(model, drawn, lr=0.0)
+
+
+def test_circles_reconstructed_counts_small_and_other_circles_the_elements_draw_together():
+    """A radius-2 circle split between two elements (reconstructed), a radius-7 circle nobody draws, and an image
+    without small circles whose radius-5 circle one element draws: small 100 %, other 50 %; NaN without a kind."""
+    table = np.array([[[10.0, 10.0, 2.0, data.RED], [40.0, 40.0, 7.0, data.GREEN]],
+                      [[30.0, 30.0, 5.0, data.GREEN], [0.0, 0.0, 0.0, 0.0]]], dtype=np.float32)
+    masks = data.circle_masks(table)
+    decoded = torch.full((2, 3, 3, 64, 64), -8.0)
+    decoded[0, 0, data.RED] = decoded[0, 1, data.RED] = torch.where(masks[0, 0], 8.0, -8.0)
+    decoded[1, 2, data.GREEN] = torch.where(masks[1, 0], 8.0, -8.0)
+    _, element_images, _ = models.mix_elements(decoded, "rgb")
+    assert experiment.circles_reconstructed(element_images, table) == pytest.approx({"small": 100.0, "other": 50.0})
+    only_large = experiment.circles_reconstructed(element_images[1:], table[1:])
+    assert math.isnan(only_large["small"]) and only_large["other"] == 100.0
