@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
               "rows": rows, "torch_threads": 1, "date": time.strftime("%Y-%m-%d")}
     (out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
     changed = f" trained with {', '.join(args.set)}" if args.set else ""
-    lines = [f"# Circles, `{args.profile}` models{changed}: the set each model makes vs the set fitted to the image", "",
+    title = f"# Circles, `{args.profile}` models{changed}: the set each model makes vs the set fitted to the image"
+    lines = [title, "",
              f"Written by `scripts/circles_decoder_probe.py`: the first {len(chosen)} test images with 1–5 circles; "
              f"the fitted set is the model's set after {args.steps} Adam steps on the set alone (rate {args.lr} x "
              "the set's std), every weight fixed. *small* / *other*: % of the circles of radius 1–2 px / larger that "

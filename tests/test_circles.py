@@ -565,6 +565,8 @@ def test_fit_decoded_set_finds_a_set_the_decoder_draws_an_image_from_and_leaves_
         experiment.fit_decoded_set(model, drawn, steps=0)
     with pytest.raises(ValueError, match="lr"):
         experiment.fit_decoded_set(model, drawn, lr=0.0)
+    with pytest.raises(TypeError, match="lr"):
+        experiment.fit_decoded_set(model, drawn, lr="0.1")
 
 
 def test_circles_reconstructed_counts_small_and_other_circles_the_elements_draw_together():

@@ -233,6 +233,8 @@ def fit_decoded_set(model: BaselineAutoencoder, images: torch.Tensor, steps: int
     out, the decoder is not what leaves them out: what makes the set is."""
     if not is_int(steps) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)):
+        raise TypeError(f"lr must be a number, got {type(lr).__name__}")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     model.eval()
