@@ -95,6 +95,31 @@ def test_circles_runs_table_lists_finished_and_stopped_runs_with_their_scored_ep
                             {"n": 4, "epochs": 1, "refiner": {"lr": 2.0}}) == "refiner.lr=1.0"
 
 
+def test_circles_decoder_probe_refuses_to_train_and_writes_both_sets_stats_for_both_models(isolated_home,
+                                                                                         monkeypatch):
+    from srnlib import profiles
+    from srnlib.circles import experiment
+
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    script = load("circles_decoder_probe")
+    arguments = ["--profile", "smoke", "--images", "12", "--steps", "20", "--seeds", "0"]
+    cfg = profiles.get("circles", "smoke")
+    experiment.load_or_train("baseline", cfg, 0)
+    with pytest.raises(SystemExit):  # no SRN trained, and none is trained here
+        script.main(arguments)
+    experiment.load_or_train("srn", cfg, 0)
+    script.main(arguments)
+    written = json.loads((isolated_home / "results" / "sweeps" / "circles_decoder_probe.json").read_text())
+    assert written["images"] == 12 and written["steps"] == 20
+    assert [(row["seed"], row["model"]) for row in written["rows"]] == [(0, "baseline"), (0, "srn")]
+    for row in written["rows"]:
+        assert set(row["made"]) == set(row["fitted"]) == {"mse", "small", "other", "success"}
+        assert row["fitted"]["mse"] <= row["made"]["mse"]  # 20 Adam steps on the set lower the error it is fitted to
+        assert 0 <= row["made"]["success"] <= 100
+    md = (isolated_home / "results" / "sweeps" / "circles_decoder_probe.md").read_text()
+    assert md.count("| 0 | srn |") == 2 and "fitted" in md
+
+
 def test_circles_paper_gpu_sizes_the_epochs_to_the_budget_and_writes_table1(isolated_home, capsys):
     gpu = load("circles_paper_gpu")
     cfg = gpu.budgeted_settings("paper", 256, 600.0, {"baseline": 0.05, "srn": 0.1})
