@@ -7,7 +7,8 @@ writes, per run, the settings that differ from the profile's, the epochs done of
 epochs took, and Table 1 at every epoch it was scored (``scripts/circles_training_curve.py --every``; the SRN also
 with 0 inner steps) to ``results/sweeps/circles_runs.<profile>.{md,json}``. A run stopped by hand keeps its scored
 epochs here, where its curve JSON (written at the end) never came. Runs whose checkpoints are gone are in
-docs/results.md only.
+docs/results.md only. ``--figure-seed`` (default 0) also draws that seed's curves at 2-5 circles, against 2x the
+shipped baseline, to ``circles_runs.<profile>.png`` (``plots.training_curves``; skipped when it has no scored run).
 """
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import argparse
 import json
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import torch
 
 from srnlib import paths, profiles, shipped, train
+from srnlib.circles import plots
 from srnlib.paper import CIRCLE_COUNTS as COUNTS
 
 
@@ -80,6 +83,7 @@ def markdown(profile: str, records: list[dict]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="long", choices=profiles.PROFILES)
+    parser.add_argument("--figure-seed", type=int, default=0, help="the seed whose training curves are drawn")
     args = parser.parse_args(argv)
     reference = profiles.get("circles", args.profile)
     folders = [paths.checkpoints_dir() / "circles", shipped.shipped_dir() / "circles"]
@@ -100,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"circles_runs.{args.profile}.json").write_text(json.dumps({"profile": args.profile, "runs": records},
                                                                       indent=1) + "\n")
     print(f"wrote {out}/circles_runs.{args.profile}.md and .json: {len(records)} runs")
+    if any(record["seed"] == args.figure_seed and record["scored"] for record in records):
+        figure = plots.training_curves(records, seed=args.figure_seed)
+        figure.savefig(out / f"circles_runs.{args.profile}.png", dpi=110, bbox_inches="tight")
+        plt.close(figure)
+        print(f"wrote {out}/circles_runs.{args.profile}.png (seed {args.figure_seed})")
     return 0
 
 

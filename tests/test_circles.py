@@ -582,3 +582,30 @@ def test_circles_reconstructed_counts_small_and_other_circles_the_elements_draw_
     assert experiment.circles_reconstructed(element_images, table) == pytest.approx({"small": 100.0, "other": 50.0})
     only_large = experiment.circles_reconstructed(element_images[1:], table[1:])
     assert math.isnan(only_large["small"]) and only_large["other"] == 100.0
+
+
+def test_training_curves_draw_each_run_of_the_seed_per_count_and_the_line_at_twice_the_shipped_baseline():
+    import matplotlib.pyplot as plt
+
+    def run(kind, seed, differs, shipped, finals):
+        scored = [{"epoch": epoch, "trained": [value * epoch / 20 for value in finals]} for epoch in (10, 20)]
+        return {"kind": kind, "seed": seed, "differs": differs, "shipped": shipped, "scored": scored}
+
+    runs = [run("baseline", 0, "the profile's", True, [20, 15, 14, 13, 16]),
+            run("srn", 0, "the profile's", True, [72, 58, 44, 37, 31]),
+            run("srn", 0, "refiner.agg_hidden=256", False, [70, 52, 39, 29, 30]),
+            run("srn", 1, "the profile's", True, [60, 50, 40, 30, 20]),
+            dict(run("srn", 0, "n=4", False, [1] * 5), scored=[])]
+    figure = plots.training_curves(runs, seed=0)
+    axes = figure.axes
+    assert [axis.get_title() for axis in axes] == ["2 circles", "3 circles", "4 circles", "5 circles"]
+    five = axes[3]
+    drawn = {line.get_label(): line for line in five.get_lines()}
+    assert set(drawn) == {"Baseline: shipped", "SRN: shipped", "SRN: refiner.agg_hidden=256",
+                          "2x the shipped baseline"}  # seed 1 and the unscored run left out
+    assert list(drawn["SRN: shipped"].get_ydata()) == [15.5, 31.0]
+    assert list(drawn["2x the shipped baseline"].get_ydata()) == [32.0, 32.0]
+    assert drawn["Baseline: shipped"].get_linestyle() == "--" and drawn["SRN: shipped"].get_linestyle() == "-"
+    plt.close(figure)
+    with pytest.raises(ValueError, match="seed 2"):
+        plots.training_curves(runs, seed=2)

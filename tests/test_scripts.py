@@ -91,6 +91,8 @@ def test_circles_runs_table_lists_finished_and_stopped_runs_with_their_scored_ep
     assert written[1]["scored"][0]["zero_steps"] is None and not srn["shipped"]
     table = (isolated_home / "results" / "sweeps" / "circles_runs.smoke.md").read_text()
     assert "| srn | 0 | foreground_weight=3.0 | 2 of 2 |" in table
+    figure = (isolated_home / "results" / "sweeps" / "circles_runs.smoke.png").read_bytes()
+    assert figure[:8] == b"\x89PNG\r\n\x1a\n"
     assert runs.differences({"n": 4, "epochs": 9, "refiner": {"lr": 1.0}},
                             {"n": 4, "epochs": 1, "refiner": {"lr": 2.0}}) == "refiner.lr=1.0"
 

@@ -1,5 +1,6 @@
 """Figures of notebooks 01-02: data samples, Table 1 next to the paper, Figure 2 panels, interpolation strips,
-the slider callback, and Figure 3 (t-SNE). Every function returns a matplotlib Figure and never shows it.
+the slider callback, Figure 3 (t-SNE), and the training curves of scripts/circles_runs_table.py. Every function
+returns a matplotlib Figure and never shows it.
 
 Shapes: images (B, 3, 64, 64) in [0, 1]; element images (B, n, 3, 64, 64); responsible (B, k) element indices.
 """
@@ -199,3 +200,37 @@ def count_parameters(model: BaselineAutoencoder) -> int:
 
 __all__ = ["figure2", "figure3_tsne", "interpolation_frame", "interpolation_strip", "show_images", "table1",
            "table1_text", "count_parameters", "PAPER_TABLE1"]
+
+
+def training_curves(runs: list[dict], seed: int = 0, counts=("2", "3", "4", "5")):
+    """Table 1 success against the epoch for every run of ``seed``: one panel per circle count in ``counts``, the
+    SRN solid and the baseline dashed, one colour per setting (the shipped runs in black), and a dotted line at 2x
+    the shipped baseline's last score, the size the paper's Table 1 shows. ``runs``: the records
+    ``scripts/circles_runs_table.py`` writes (``kind``, ``seed``, ``differs``, ``shipped``, ``scored``: a list of
+    ``{"epoch", "trained": [success % at 1..5 circles]}``)."""
+    chosen = [run for run in runs if run["seed"] == seed and run["scored"]]
+    if not chosen:
+        raise ValueError(f"runs has no scored run of seed {seed}")
+    settings = sorted({run["differs"] for run in chosen if not run["shipped"]})
+    colours = dict(zip(settings, plt.cm.tab10.colors * (len(settings) // 10 + 1)))
+    figure, axes = plt.subplots(1, len(counts), figsize=(3.6 * len(counts), 3.6), sharey=True, squeeze=False)
+    for axis, count in zip(axes[0], counts):
+        column = int(count) - 1
+        for run in chosen:
+            epochs = [point["epoch"] for point in run["scored"]]
+            success = [point["trained"][column] for point in run["scored"]]
+            label = f"{MODEL_NAMES[run['kind']]}: {'shipped' if run['shipped'] else run['differs']}"
+            axis.plot(epochs, success, "-" if run["kind"] == "srn" else "--", marker=".", label=label,
+                      color="black" if run["shipped"] else colours[run["differs"]],
+                      linewidth=2.0 if run["shipped"] else 1.0)
+            if run["shipped"] and run["kind"] == "baseline":
+                axis.axhline(2 * success[-1], color="grey", linestyle=":", label="2x the shipped baseline")
+        axis.set_title(f"{count} circles")
+        axis.set_xlabel("epoch")
+    axes[0][0].set_ylabel("decomposition success (%)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.suptitle(f"Circles training runs, seed {seed}")
+    figure.tight_layout()
+    # below the panels: save with bbox_inches="tight" to keep it
+    figure.legend(handles, labels, loc="upper center", ncol=2, fontsize=7, bbox_to_anchor=(0.5, 0.0))
+    return figure
