@@ -430,3 +430,45 @@ def test_circles_reship_baselines_rekeys_only_the_stale_baselines_and_they_load_
     monkeypatch.setattr(experiment, "reconstruction_step", lambda *args: calls.append(1))
     model, _ = experiment.load_or_train("baseline", cfg, seed=0)  # the re-keyed file, no training
     assert calls == [] and all(torch.equal(v, model.state_dict()[k]) for k, v in trained["baseline"].items())
+
+
+def test_circles_weight_average_probe_averages_snapshots_of_one_run_and_refuses_other_settings(isolated_home,
+                                                                                              monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPTS))  # it imports the continuation probe's and the large test's helpers
+    from srnlib import profiles
+    from srnlib.averaging import average_weights
+    from srnlib.circles import experiment
+    from srnlib.config import CirclesConfig
+    from srnlib.train import checkpoint_path, fit, settings_text
+
+    probe = load("circles_weight_average_probe")
+    cfg = profiles.get("circles", "smoke")
+    experiment.load_or_train("baseline", cfg, seed=0)  # epoch 1: the profile's finished model
+    first = checkpoint_path("circles", "smoke", 0, cfg, "baseline")
+    later = dict(cfg, epochs=2, probe="continuation", probe_lr=cfg["lr"], probe_steps=None)  # a continuation's
+    second = isolated_home / "snapshot.ep2.pt"
+    model = experiment.build_model("baseline", CirclesConfig.from_settings(cfg))
+    train_set, _ = experiment.datasets(cfg)
+    fit(model, torch.optim.Adam(model.parameters(), lr=cfg["lr"]), train_set,
+        lambda m, batch: experiment.reconstruction_step(m, batch), epochs=2, batch_size=cfg["batch_size"], seed=0,
+        checkpoint=second, settings=later)
+    monkeypatch.setattr(experiment, "reconstruction_step", lambda *args: pytest.fail("the probe must not train"))
+    averaged = {}
+    monkeypatch.setattr(probe, "average_weights", lambda states: averaged.setdefault("w", average_weights(states)))
+    arguments = ["--kind", "baseline", "--profile", "smoke", "--bn-images", "64", "--large-images", "20",
+                 "--snapshots", str(first), str(second)]
+    assert probe.main(arguments) == 0
+    states = [torch.load(path, weights_only=True)["model"] for path in (first, second)]
+    key = next(name for name, tensor in states[0].items() if tensor.is_floating_point())
+    torch.testing.assert_close(averaged["w"][key], (states[0][key] + states[1][key]) / 2)
+    row = json.loads((isolated_home / "runs" / "sweeps" / "circles_weight_average.json").read_text())["rows"][0]
+    assert (row["epochs"], row["bn_images"]) == ([1, 2], 64) and set(row["large_test"]) == {"1", "2", "3", "4", "5"}
+    assert "| baseline | 0 | 1–2 (2) | – |" in (isolated_home / "runs" / "sweeps" / "circles_weight_average.md"
+                                                 ).read_text()
+    with pytest.raises(SystemExit, match="same epoch twice"):
+        probe.main(arguments[:-1] + [str(first)])
+    other = isolated_home / "other.pt"
+    state = torch.load(second, weights_only=True)
+    torch.save(dict(state, settings=settings_text(dict(cfg, n=4))), other)  # intact weights, another profile's run
+    with pytest.raises(SystemExit, match="other settings"):
+        probe.main(arguments[:-2] + [str(first), str(other)])
