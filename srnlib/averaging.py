@@ -1,7 +1,8 @@
 """Weight averaging over the last epochs of a run (stochastic weight averaging, Izmailov et al. 2018).
 
-A model trained at a constant learning rate wanders between epochs: the Circles ``long`` SRN's success at 5 circles
-moves by up to 10 points from one epoch to the next. Averaging the weights of several late epochs gives one model
+A model trained at a constant learning rate wanders between epochs: the Circles ``long`` SRN trained on past its
+20 epochs decomposes 26-36 % of the images with 5 circles over epochs 21-27, up to 7 points apart from one epoch
+to the next. Averaging the weights of several late epochs gives one model
 near the middle of where they wander. Batch-norm statistics are not averages of the epochs' statistics: they are
 computed again for the averaged weights, by running it in training mode over training batches.
 
