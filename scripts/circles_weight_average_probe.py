@@ -5,8 +5,8 @@
         [--profile long] [--bn-images 4000] [--large-images 12000]
 
 The `long` models train at a constant Adam rate, and their Table 1 moves by several points from one epoch to the
-next (the seed-0 SRN trained on past 20 epochs: 26-36 % at 5 circles over epochs 21-27), so whether the SRN is 2x
-the baseline there depends on the epoch where training stops. This averages the weights of ``--snapshots`` (checkpoints of one run at several epochs: copies of
+next (the seed-0 SRN trained on past 20 epochs: 26-36 % at 5 circles over epochs 21-27), so whether the SRN is
+2x the baseline there depends on the epoch where training stops. This averages the weights of ``--snapshots`` (checkpoints of one run at several epochs: copies of
 the run's checkpoint taken after each epoch, e.g. of ``scripts/circles_continuation_probe.py``'s; each checked for
 damage and for the profile's settings, never trained), computes its batch-norm statistics again on the first
 ``--bn-images`` training images (``srnlib.averaging``; the SRN with the inner steps it trained with last), and
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=experiment.MODEL_KINDS, required=True)
     parser.add_argument("--profile", default="long", choices=profiles.PROFILES)
-    parser.add_argument("--seed", type=int, default=0, help="the seed the snapshots' run trained with (the row's label)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the seed the snapshots' run trained with (the row's label)")
     parser.add_argument("--snapshots", type=Path, nargs="+", required=True)
     parser.add_argument("--bn-images", type=int, default=4000)
     parser.add_argument("--large-images", type=int, default=12_000)
