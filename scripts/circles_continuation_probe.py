@@ -12,11 +12,14 @@ Table 1 on the profile's test set after every epoch (the SRN also with 0 inner s
 constant Adam rate and its Table 1 moves by up to 7 points between scorings (is a lower final rate better?); the
 authors double their inner steps during training (does a second doubling, 10 -> 20, help?). Its checkpoint lives
 under ``runs/probes/`` (resumable after a kill); the row goes to ``results/sweeps/circles_continuation.{json,md}``.
+``--snapshots`` also keeps a copy of the checkpoint after each extra epoch, ``runs/probes/snapshots/<name>.ep<N>.pt``,
+for ``scripts/circles_weight_average_probe.py``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -75,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the SRN's inner steps in the extra epochs (default: the profile's final ones)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--large-images", type=int, default=12_000)
+    parser.add_argument("--snapshots", action="store_true",
+                        help="also keep a copy of the checkpoint after each extra epoch, under runs/probes/snapshots/ "
+                             "(for scripts/circles_weight_average_probe.py)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.process_time()
@@ -89,7 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     steps = {"now": None}
 
+    def keep_snapshot(finished: int) -> None:  # the checkpoint holds ``finished`` epochs
+        if args.snapshots and finished > cfg["epochs"] and target.exists():
+            folder = target.parent.parent / "snapshots"
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(target, folder / f"{target.stem}.ep{finished}.pt")
+
     def schedule(model, epoch):
+        keep_snapshot(epoch)
         later = epoch >= cfg["epochs"]
         steps["now"] = (steps_after if later else config.inner_steps_at(epoch)) if args.kind == "srn" else None
         for group in optimizer.param_groups:
@@ -99,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                   lambda m, batch: experiment.reconstruction_step(m, batch, steps["now"], config.foreground_weight),
                   epochs=settings["epochs"], batch_size=cfg["batch_size"], seed=args.seed, on_epoch_start=schedule,
                   evaluate=scorer(args.kind, test_set, 1), checkpoint=target, settings=settings, desc=args.kind)
+    keep_snapshot(settings["epochs"])
     model.eval()
     large = large_test_set(cfg, args.large_images)
 

@@ -7,12 +7,12 @@
 The `long` models train at a constant Adam rate, and their Table 1 moves by several points from one epoch to the
 next (the seed-0 SRN trained on past 20 epochs: 26-36 % at 5 circles over epochs 21-27), so whether the SRN is 2x
 the baseline there depends on the epoch where training stops. This averages the weights of ``--snapshots``
-(checkpoints of one run at several epochs: copies of the run's checkpoint taken after each epoch, e.g. of
-``scripts/circles_continuation_probe.py``'s; each checked for damage and for the profile's settings, never trained),
-computes its batch-norm statistics again on the first ``--bn-images`` training images (``srnlib.averaging``; the SRN
-with the inner steps it trained with last), and scores Table 1 on the profile's test set and on the fresh images of
-``scripts/circles_large_test.py``. The row goes to ``results/sweeps/circles_weight_average.{json,md}``
-(``runs/sweeps/`` for other profiles than `long`)."""
+(checkpoints of one run at several epochs: copies of the run's checkpoint taken after each epoch, e.g. by
+``scripts/circles_continuation_probe.py --snapshots``; each checked for damage and for the profile's settings, never
+trained), computes its batch-norm statistics again on the first ``--bn-images`` training images
+(``srnlib.averaging``; the SRN with the inner steps it trained with last), and scores Table 1 on the profile's test
+set and on the fresh images of ``scripts/circles_large_test.py``. The row goes to
+``results/sweeps/circles_weight_average.{json,md}`` (``runs/sweeps/`` for other profiles than `long`)."""
 from __future__ import annotations
 
 import argparse

@@ -390,9 +390,12 @@ def test_circles_continuation_probe_trains_the_finished_model_on_with_its_own_ra
     monkeypatch.setattr(experiment, "reconstruction_step",
                         lambda m, b, steps, *weight: seen.append(steps) or step(m, b, steps, *weight))
     arguments = ["--kind", "srn", "--profile", "smoke", "--lr", "1e-4", "--steps", "3", "--epochs", "2",
-                 "--large-images", "20"]
+                 "--large-images", "20", "--snapshots"]
     assert probe.main(arguments) == 0
     assert set(seen) == {3}  # only the two extra epochs trained, with the probe's inner steps
+    kept = sorted((isolated_home / "runs" / "probes" / "snapshots").iterdir())
+    assert [path.name for path in kept] == [f"srn.smoke.seed0.lr0.0001.steps3.epochs3.ep{n}.pt" for n in (2, 3)]
+    assert [torch.load(path, weights_only=True)["epoch"] for path in kept] == [2, 3]
     row = json.loads((isolated_home / "runs" / "sweeps" / "circles_continuation.json").read_text())["rows"][0]
     assert (row["lr"], row["steps"], row["extra_epochs"]) == (1e-4, 3, 2)
     assert [point["epoch"] for point in row["curve"]] == [2, 3]  # the finished model's epoch 1 was never scored
