@@ -44,6 +44,15 @@ def out_dir(profile: str) -> Path:
     return folder
 
 
+def save_row(path: Path, profile: str, row: dict, key) -> list[dict]:
+    """Add ``row`` to the probe's table ``path`` (JSON ``{"profile", "rows"}``), replacing a row with the same
+    ``key(row)``; -> all rows."""
+    rows = json.loads(path.read_text())["rows"] if path.exists() else []
+    rows = [r for r in rows if key(r) != key(row)] + [row]
+    path.write_text(json.dumps({"profile": profile, "rows": rows}, indent=1) + "\n")
+    return rows
+
+
 def probe_checkpoint(kind: str, seed: int, lr: float, steps: int | None, epochs: int, cfg: dict
                      ) -> tuple[Path, dict]:
     """The probe's checkpoint (made on the first call from the profile's finished model: the shipped one, checked
@@ -127,13 +136,8 @@ def main(argv: list[str] | None = None) -> int:
            "large_images": args.large_images, "cpu_minutes_this_call": round((time.process_time() - started) / 60, 1),
            "device": results.hardware(), "date": time.strftime("%Y-%m-%d")}
     path = out_dir(args.profile) / "circles_continuation.json"
-    rows = json.loads(path.read_text())["rows"] if path.exists() else []
-
-    def key(r):
-        return r["kind"], r["seed"], r["lr"], r["steps"], r["extra_epochs"]
-
-    rows = [r for r in rows if key(r) != key(row)] + [row]
-    path.write_text(json.dumps({"profile": args.profile, "rows": rows}, indent=1) + "\n")
+    rows = save_row(path, args.profile, row,
+                    key=lambda r: (r["kind"], r["seed"], r["lr"], r["steps"], r["extra_epochs"]))
     lines = [f"# Circles: the shipped `{args.profile}` models trained on with another learning rate or more inner "
              "steps", "",
              f"Written by `scripts/circles_continuation_probe.py`. The profile's models trained {cfg['epochs']} "

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from circles_continuation_probe import out_dir  # noqa: E402
+from circles_continuation_probe import out_dir, save_row  # noqa: E402
 from circles_large_test import TEST_SEED, large_test_set  # noqa: E402
 
 from srnlib import profiles, results, train  # noqa: E402
@@ -43,10 +43,11 @@ def load_snapshot(path: Path, cfg: dict) -> dict:
         raise SystemExit(f"snapshot {path} does not exist")
     state = torch.load(path, map_location="cpu", weights_only=True)
     problem = train.checkpoint_problem(state)
-    settings = json.loads(state["settings"] or "{}") if problem is None else {}
-    if problem is None and {k: v for k, v in settings.items() if k not in PROBE_KEYS} != json.loads(
-            train.settings_text({k: v for k, v in cfg.items() if k not in PROBE_KEYS})):
-        problem = f"was trained with other settings than profile {cfg['profile']}'s"
+    if problem is None:
+        changed = [key for key in train.changed_settings(json.loads(state["settings"] or "{}"), cfg)
+                   if key not in PROBE_KEYS]
+        if changed:
+            problem = f"was trained with other settings than profile {cfg['profile']}'s ({', '.join(changed)})"
     if problem is not None:
         raise SystemExit(f"snapshot {path} {problem}")
     return state
@@ -88,10 +89,7 @@ def main(argv: list[str] | None = None) -> int:
            "large_images": args.large_images, "cpu_minutes": round((time.process_time() - started) / 60, 1),
            "device": results.hardware(), "date": time.strftime("%Y-%m-%d")}
     path = out_dir(args.profile) / "circles_weight_average.json"
-    rows = json.loads(path.read_text())["rows"] if path.exists() else []
-    rows = [r for r in rows if (r["kind"], r["seed"], r["epochs"]) != (row["kind"], row["seed"], row["epochs"])]
-    rows.append(row)
-    path.write_text(json.dumps({"profile": args.profile, "rows": rows}, indent=1) + "\n")
+    rows = save_row(path, args.profile, row, key=lambda r: (r["kind"], r["seed"], r["epochs"]))
     lines = [f"# Circles: `{args.profile}` models with their weights averaged over their last epochs", "",
              "Written by `scripts/circles_weight_average_probe.py`. Each row averages one run's weights over the "
              "epochs shown, computes the batch-norm statistics again on the first training images, and scores "
