@@ -53,6 +53,13 @@ def load_snapshot(path: Path, cfg: dict) -> dict:
     return state
 
 
+def trained_steps(state: dict, config: CirclesConfig) -> int:
+    """The inner steps the SRN of checkpoint ``state`` trained its last epoch with: a continuation's
+    ``probe_steps`` (``scripts/circles_continuation_probe.py --steps``), else the profile's schedule at that epoch."""
+    steps = json.loads(state["settings"] or "{}").get("probe_steps")
+    return config.inner_steps_at(int(state["epoch"]) - 1) if steps is None else int(steps)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=experiment.MODEL_KINDS, required=True)
@@ -75,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--snapshots holds the same epoch twice: {epochs}")
     model = experiment.build_model(args.kind, config)
     model.load_state_dict(average_weights([state["model"] for state in snapshots]))
-    steps = config.inner_steps_at(max(epochs) - 1) if args.kind == "srn" else None
+    last = max(snapshots, key=lambda state: int(state["epoch"]))
+    steps = trained_steps(last, config) if args.kind == "srn" else None
     train_set, test_set = experiment.datasets(cfg)
     images = train_set.images[:args.bn_images]
     batches = (images[i:i + cfg["batch_size"]].float() for i in range(0, len(images), cfg["batch_size"]))

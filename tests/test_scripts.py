@@ -470,6 +470,10 @@ def test_circles_weight_average_probe_averages_snapshots_of_one_run_and_refuses_
                                                  ).read_text()
     with pytest.raises(SystemExit, match="same epoch twice"):
         probe.main(arguments[:-1] + [str(first)])
+    config = CirclesConfig.from_settings(cfg)
+    assert probe.trained_steps({"epoch": 1, "settings": settings_text(cfg)}, config) == config.inner_steps_at(0)
+    continued = settings_text(dict(cfg, epochs=3, probe="continuation", probe_steps=7))
+    assert probe.trained_steps({"epoch": 3, "settings": continued}, config) == 7  # scored as it trained, not as profiled
     other = isolated_home / "other.pt"
     state = torch.load(second, weights_only=True)
     torch.save(dict(state, settings=settings_text(dict(cfg, n=4))), other)  # intact weights, another profile's run
