@@ -2,8 +2,7 @@
 
 A model trained at a constant learning rate wanders between epochs: the Circles ``long`` SRN trained on past its
 20 epochs decomposes 26-36 % of the images with 5 circles over epochs 21-27, up to 7 points apart from one epoch
-to the next. Averaging the weights of several late epochs gives one model
-near the middle of where they wander. Batch-norm statistics are not averages of the epochs' statistics: they are
+to the next. Averaging the weights of several late epochs gives one model near the middle of where they wander. Batch-norm statistics are not averages of the epochs' statistics: they are
 computed again for the averaged weights, by running it in training mode over training batches.
 
     states = [torch.load(path, weights_only=True)["model"] for path in snapshots]
